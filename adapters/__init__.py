@@ -1,0 +1,21 @@
+"""Source kinds: one module per kind, registered here by its ``KIND``.
+
+Adding a kind is one module in this package plus one entry in ``_MODULES``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from adapters import form
+
+__all__ = ["KINDS", "get_adapter"]
+
+_MODULES: tuple[ModuleType, ...] = (form,)
+
+KINDS: dict[str, ModuleType] = {module.KIND: module for module in _MODULES}
+
+
+def get_adapter(kind: str) -> ModuleType | None:
+    """The adapter module for ``kind``, or None when no such kind exists."""
+    return KINDS.get(kind)

@@ -1,0 +1,176 @@
+"""The one small interface every source kind implements, and the errors adapters raise.
+
+A source kind is a module in ``adapters/`` that defines:
+
+``KIND``
+    The ``kind:`` value in the config (``form``, ``facebook``, ...).
+``DEFAULT_SOURCE``
+    The ConnectGain ``source`` value used when the source config sets none.
+``Options``
+    A marshmallow ``Schema`` for the kind's own config keys (everything beyond the
+    keys common to all sources). Unknown keys are rejected at config load.
+``NORMALIZE_ON_RECEIVE``
+    ``True`` when the request itself carries the lead (form, google_ads, ...): the
+    gateway normalizes before answering so bad input gets a 4xx while the sender is
+    still there. ``False`` when the lead must be fetched first (facebook): the worker
+    normalizes.
+``verify(request, source) -> None``
+    Authenticates the raw request (signatures, shared keys, Origin). Runs before any
+    parsing; raises :class:`Unauthorized` or :class:`Forbidden`.
+``parse(request, source) -> list[InboundEvent]``
+    Splits the request into events; raises :class:`BadInput` for malformed bodies.
+``normalize(raw, source) -> dict``
+    Pure: turns one stored ``InboundEvent.raw`` into a ConnectGain ``create-lead``
+    payload using the *current* config (so replays pick up mapping fixes). Raises
+    :class:`Unprocessable` when no usable contact field remains.
+
+Optional:
+
+``handshake(request, source) -> Reply``
+    Answers ``GET /hooks/<id>`` (subscription challenges). Without it GET is 405.
+``acknowledge(accepted, request, source) -> Reply | None``
+    Shapes the 2xx answer when the platform expects a particular body.
+
+Adapters never touch Redis or the network: that is what keeps them testable and
+what makes "replay with the current mapping" possible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import Protocol
+
+__all__ = [
+    "Accepted",
+    "AdapterError",
+    "BadInput",
+    "Forbidden",
+    "InboundEvent",
+    "InboundRequest",
+    "Reply",
+    "SourceAdapter",
+    "Unauthorized",
+    "Unprocessable",
+    "UnsupportedMediaType",
+]
+
+
+@dataclass(frozen=True)
+class InboundRequest:
+    """The HTTP request as the gateway received it, already size-checked.
+
+    ``headers`` keys are lower-case. ``form`` holds the decoded fields of an
+    urlencoded or multipart body (in order, repeats kept) and is ``None`` for other
+    content types, so adapters need no web framework to be tested.
+    """
+
+    method: str
+    content_type: str
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, list[str]] = field(default_factory=dict)
+    form: tuple[tuple[str, str], ...] | None = None
+    remote_addr: str = ""
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name.lower(), default)
+
+    def query_value(self, name: str, default: str = "") -> str:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass(frozen=True)
+class InboundEvent:
+    """One lead-to-be carved out of a request.
+
+    ``raw`` is JSON-serialisable and is what gets stored and later re-normalized on
+    replay. ``dedupe_keys`` are platform ids (leadgen_id, lead_id, event_id, ...)
+    that must be delivered once however often the platform re-sends them.
+    ``outcome`` is ``"queued"`` for a lead to deliver, ``"spam"`` (honeypot hit) or
+    ``"ignored"`` (an event that is not a lead) for ones acknowledged and kept only
+    as history.
+    """
+
+    raw: dict[str, Any]
+    dedupe_keys: tuple[str, ...] = ()
+    outcome: str = "queued"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What the gateway did with one event, handed back to ``acknowledge``."""
+
+    event_id: str
+    status: str
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An HTTP answer chosen by an adapter."""
+
+    status: int
+    body: str | bytes | dict[str, Any] | list[Any]
+    content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class AdapterError(Exception):
+    """Base of the errors an adapter raises; each maps to one HTTP status."""
+
+    status = 400
+
+    def __init__(self, message: str, errors: Mapping[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = dict(errors or {})
+
+
+class BadInput(AdapterError):
+    """The body is not what this kind accepts (400)."""
+
+    status = 400
+
+
+class Unauthorized(AdapterError):
+    """Missing or wrong signature, key or token (401); nothing is stored."""
+
+    status = 401
+
+
+class Forbidden(AdapterError):
+    """Authenticated senders only, and this one is not allowed (403)."""
+
+    status = 403
+
+
+class UnsupportedMediaType(AdapterError):
+    """A content type this kind does not read (415)."""
+
+    status = 415
+
+
+class Unprocessable(AdapterError):
+    """Well-formed, but no deliverable lead in it (422); ``errors`` names each field."""
+
+    status = 422
+
+
+class SourceAdapter(Protocol):
+    """The shape of an adapter module, for type checkers."""
+
+    KIND: str
+    DEFAULT_SOURCE: str
+    NORMALIZE_ON_RECEIVE: bool
+    Options: Any
+
+    def verify(self, request: InboundRequest, source: Any) -> None: ...
+
+    def parse(self, request: InboundRequest, source: Any) -> list[InboundEvent]: ...
+
+    def normalize(self, raw: Mapping[str, Any], source: Any) -> dict[str, Any]: ...

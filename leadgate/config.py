@@ -1,0 +1,322 @@
+"""Loads and validates ``leadgate.yaml``: the only place configuration enters the program.
+
+The file is YAML with ``${VAR}`` (and ``${VAR:-default}``) expanded from the
+environment. It is validated with marshmallow at start-up; a bad file raises
+:class:`ConfigError` whose message names every bad key, so start-up stops with a
+sentence an operator can act on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import INCLUDE
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import validate
+
+from leadgate import defaults
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DeliveryPolicy",
+    "Destination",
+    "SourceConfig",
+    "load_config",
+    "parse_config",
+]
+
+SOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+PLACEHOLDER = re.compile(r"__LGENV_([A-Za-z_][A-Za-z0-9_]*?)(?:__D([0-9a-f]*))?__")
+
+
+class ConfigError(Exception):
+    """The config file is missing, not YAML, or fails validation."""
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A ConnectGain account the gateway delivers to."""
+
+    name: str
+    base_url: str
+    api_key: str | None = field(default=None, repr=False)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.api_key)
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    """How hard the worker tries before a lead is dead-lettered."""
+
+    max_attempts: int = defaults.MAX_ATTEMPTS
+    backoff_seconds: tuple[float, ...] = defaults.BACKOFF_SECONDS
+    timeout_seconds: float = defaults.TIMEOUT_SECONDS
+    jitter: float = defaults.BACKOFF_JITTER
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed try number ``attempt`` (1-based), before jitter."""
+        index = min(max(attempt, 1), len(self.backoff_seconds)) - 1
+        return float(self.backoff_seconds[index])
+
+    @property
+    def lease_seconds(self) -> float:
+        """Longest one delivery can hold an event: connect + write + read, plus grace."""
+        return 3 * self.timeout_seconds + defaults.LEASE_GRACE_SECONDS
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One ``sources:`` entry: where leads come in and how they become ConnectGain leads."""
+
+    id: str
+    kind: str
+    destination: str
+    source: str
+    tags: tuple[str, ...] = ()
+    phone_region: str | None = None
+    field_map: Mapping[str, str] = field(default_factory=dict)
+    deal: Mapping[str, Any] | None = None
+    max_body_bytes: int = defaults.MAX_BODY_BYTES
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return self.options.get(name, default)
+
+    @property
+    def path(self) -> str:
+        return f"/hooks/{self.id}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    destinations: Mapping[str, Destination]
+    sources: Mapping[str, SourceConfig]
+    delivery: DeliveryPolicy = DeliveryPolicy()
+    redis_url: str | None = None
+    admin_token: str | None = field(default=None, repr=False)
+    retention_days: int = defaults.RETENTION_DAYS
+    data_dir: str = defaults.DATA_DIR
+    public_url: str = ""
+    path: str | None = None
+
+    def source_url(self, source: SourceConfig) -> str:
+        return f"{self.public_url.rstrip('/')}{source.path}"
+
+
+class DestinationSchema(Schema):
+    base_url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False)
+    api_key = fields.String(load_default=None, allow_none=True)
+
+
+class DeliverySchema(Schema):
+    max_attempts = fields.Integer(load_default=defaults.MAX_ATTEMPTS, validate=validate.Range(min=1, max=100))
+    backoff_seconds = fields.List(
+        fields.Float(validate=validate.Range(min=0)),
+        load_default=list(defaults.BACKOFF_SECONDS),
+        validate=validate.Length(min=1),
+    )
+    timeout_seconds = fields.Float(load_default=defaults.TIMEOUT_SECONDS, validate=validate.Range(min=0.1, max=300))
+    jitter = fields.Float(load_default=defaults.BACKOFF_JITTER, validate=validate.Range(min=0, max=1))
+
+
+class DealSchema(Schema):
+    title = fields.String(load_default="{company_name} {first_name} {last_name} inquiry")
+    value = fields.Float(load_default=0)
+    currency = fields.String(load_default="USD", validate=validate.Length(equal=3))
+    stage = fields.String(load_default=None, allow_none=True)
+    pipeline_id = fields.String(load_default=None, allow_none=True)
+
+
+class CommonSourceSchema(Schema):
+    """Keys every source kind has; the rest are checked by the kind's own ``Options``."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    kind = fields.String(required=True)
+    destination = fields.String(load_default=None, allow_none=True)
+    source = fields.String(load_default=None, allow_none=True)
+    tags = fields.List(fields.String(), load_default=list)
+    phone_region = fields.String(load_default=None, allow_none=True, validate=validate.Length(equal=2))
+    field_map = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), load_default=dict)
+    deal = fields.Nested(DealSchema, load_default=None, allow_none=True)
+    max_body_bytes = fields.Integer(load_default=defaults.MAX_BODY_BYTES, validate=validate.Range(min=1))
+
+
+class ConfigSchema(Schema):
+    redis_url = fields.String(load_default=None, allow_none=True)
+    admin_token = fields.String(load_default=None, allow_none=True)
+    public_url = fields.String(load_default="")
+    retention_days = fields.Integer(load_default=defaults.RETENTION_DAYS, validate=validate.Range(min=1))
+    data_dir = fields.String(load_default=defaults.DATA_DIR)
+    destinations = fields.Dict(
+        keys=fields.String(), values=fields.Nested(DestinationSchema), required=True, validate=validate.Length(min=1)
+    )
+    delivery = fields.Nested(DeliverySchema, load_default=lambda: DeliverySchema().load({}))
+    sources = fields.Dict(keys=fields.String(validate=validate.Regexp(SOURCE_ID)), values=fields.Dict(), load_default=dict)
+
+
+def expand_env(text: str, environ: Mapping[str, str]) -> Any:
+    """Expands ``${VAR}`` in one YAML scalar; a scalar that is only an unset ``${VAR}`` becomes None."""
+    whole = PLACEHOLDER.fullmatch(text)
+    if whole:
+        value = _lookup(whole, environ)
+        return value if value != "" else None
+    return PLACEHOLDER.sub(lambda m: _lookup(m, environ) or "", text)
+
+
+def _lookup(match: re.Match[str], environ: Mapping[str, str]) -> str:
+    name, encoded_default = match.group(1), match.group(2)
+    default = bytes.fromhex(encoded_default).decode() if encoded_default else ""
+    return environ.get(name) or default
+
+
+def _protect_env_refs(text: str) -> str:
+    """Swaps ``${VAR}`` for a plain word so it survives YAML flow syntax (``{a: ${X}}``)."""
+
+    def placeholder(match: re.Match[str]) -> str:
+        default = match.group(2)
+        suffix = f"__D{default.encode().hex()}" if default else ""
+        return f"__LGENV_{match.group(1)}{suffix}__"
+
+    return ENV_REF.sub(placeholder, text)
+
+
+def _expand_tree(node: Any, environ: Mapping[str, str]) -> Any:
+    if isinstance(node, dict):
+        return {_expand_tree(k, environ): _expand_tree(v, environ) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_expand_tree(v, environ) for v in node]
+    if isinstance(node, str):
+        return expand_env(node, environ)
+    return node
+
+
+def _flatten(messages: Any, prefix: str = "") -> list[str]:
+    if isinstance(messages, dict):
+        out: list[str] = []
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.extend(_flatten(value, name))
+        return out
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [f"{prefix}: {' '.join(messages)}"]
+    if isinstance(messages, list):
+        return [line for m in messages for line in _flatten(m, prefix)]
+    return [f"{prefix}: {messages}"]
+
+
+def _build_source(source_id: str, raw: Mapping[str, Any], destinations: Mapping[str, Destination]) -> SourceConfig:
+    from adapters import get_adapter
+
+    prefix = f"sources.{source_id}"
+    try:
+        common = CommonSourceSchema().load(raw)
+    except ValidationError as err:
+        raise ConfigError("\n".join(_flatten(err.messages, prefix))) from None
+    kind = common.pop("kind")
+    adapter = get_adapter(kind)
+    if adapter is None:
+        from adapters import KINDS
+
+        raise ConfigError(f"{prefix}.kind: unknown kind {kind!r}; one of {', '.join(sorted(KINDS))}")
+    extra = {k: v for k, v in common.items() if k not in CommonSourceSchema().fields}
+    try:
+        options = adapter.Options().load(extra)
+    except ValidationError as err:
+        raise ConfigError("\n".join(_flatten(err.messages, prefix))) from None
+    destination = common["destination"]
+    if destination is None:
+        if len(destinations) != 1:
+            raise ConfigError(f"{prefix}.destination: required when there is more than one destination")
+        destination = next(iter(destinations))
+    elif destination not in destinations:
+        raise ConfigError(f"{prefix}.destination: no destination named {destination!r}")
+    phone_region = common["phone_region"].upper() if common["phone_region"] else None
+    return SourceConfig(
+        id=source_id,
+        kind=kind,
+        destination=destination,
+        source=common["source"] or adapter.DEFAULT_SOURCE,
+        tags=tuple(common["tags"]),
+        phone_region=phone_region,
+        field_map=dict(common["field_map"]),
+        deal=common["deal"],
+        max_body_bytes=common["max_body_bytes"],
+        options=options,
+    )
+
+
+def parse_config(data: Any, environ: Mapping[str, str] | None = None, path: str | None = None) -> Config:
+    """Validates an already-parsed config tree (``${VAR}`` placeholders not yet expanded)."""
+    environ = os.environ if environ is None else environ
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("the config file must be a mapping of keys (redis_url, destinations, sources, ...)")
+    data = _expand_tree(data, environ)
+    try:
+        loaded = ConfigSchema().load(data)
+    except ValidationError as err:
+        raise ConfigError("\n".join(_flatten(err.messages))) from None
+    destinations = {
+        name: Destination(name=name, base_url=d["base_url"].rstrip("/"), api_key=d["api_key"])
+        for name, d in loaded["destinations"].items()
+    }
+    sources = {sid: _build_source(sid, raw, destinations) for sid, raw in loaded["sources"].items()}
+    delivery = loaded["delivery"]
+    return Config(
+        destinations=destinations,
+        sources=sources,
+        delivery=DeliveryPolicy(
+            max_attempts=delivery["max_attempts"],
+            backoff_seconds=tuple(delivery["backoff_seconds"]),
+            timeout_seconds=delivery["timeout_seconds"],
+            jitter=delivery["jitter"],
+        ),
+        redis_url=loaded["redis_url"] or environ.get("REDIS_URL") or None,
+        admin_token=loaded["admin_token"],
+        retention_days=loaded["retention_days"],
+        data_dir=loaded["data_dir"],
+        public_url=loaded["public_url"],
+        path=path,
+    )
+
+
+def parse_yaml(text: str, environ: Mapping[str, str] | None = None, path: str | None = None) -> Config:
+    """Parses config text; the unit tests' entry point."""
+    try:
+        data = yaml.safe_load(_protect_env_refs(text))
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path or 'config'} is not valid YAML: {err}") from None
+    return parse_config(data, environ, path)
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("LEADGATE_CONFIG") or defaults.CONFIG_PATH)
+
+
+def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Reads and validates the config file (``$LEADGATE_CONFIG``, default ``./leadgate.yaml``)."""
+    file = Path(path) if path is not None else config_path(environ)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {file} not found (set LEADGATE_CONFIG or create it)") from None
+    return parse_yaml(text, environ, str(file))

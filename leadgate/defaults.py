@@ -1,0 +1,54 @@
+"""Every default value leadgate uses, in one place, each with the reason it is what it is."""
+
+CONFIG_PATH = "./leadgate.yaml"
+"""Where the config file is read from when ``LEADGATE_CONFIG`` is not set."""
+
+DATA_DIR = "./var"
+"""Where the embedded Redis keeps its database and append-only file."""
+
+MAX_ATTEMPTS = 8
+"""Total delivery tries, the first one included."""
+
+BACKOFF_SECONDS = (30, 120, 600, 1800, 3600, 7200, 14400)
+"""Wait before try 2, 3, ...; the last value repeats. Spans about 7 hours for 8 tries."""
+
+BACKOFF_JITTER = 0.2
+"""Each wait is stretched or shrunk by up to this fraction so retries after an outage spread out."""
+
+TIMEOUT_SECONDS = 10.0
+"""httpx timeout for one ConnectGain call (connect, write and read each)."""
+
+RETRY_AFTER_CAP_SECONDS = 6 * 3600
+"""A ``Retry-After`` longer than this is clamped: a bogus header must not park a lead for days."""
+
+LEASE_GRACE_SECONDS = 30
+"""Added to the longest a delivery can take before another worker may take the event over.
+
+A worker killed mid-delivery leaves its lease behind; the event becomes due again when
+the lease runs out, so a killed worker costs at most one lease, not RQ's ten-minute
+abandoned-job sweep.
+"""
+
+DISPATCH_GRACE_SECONDS = 60
+"""How long a dispatched-but-not-started job may sit in the queue before it is dispatched again."""
+
+DISPATCH_INTERVAL_SECONDS = 1.0
+"""How often each worker looks for events whose retry time (or lease) has come."""
+
+DEDUPE_WINDOW_SECONDS = 600
+"""An identical body posted to the same source within this window is a duplicate."""
+
+PLATFORM_DEDUPE_SECONDS = 90 * 86400
+"""How long a platform id (leadgen_id, lead_id, event_id) is remembered: Meta keeps leads 90 days."""
+
+RETENTION_DAYS = 30
+"""How long finished events (delivered, spam, duplicate) stay in history."""
+
+MAX_BODY_BYTES = 1024 * 1024
+"""Largest request body a hook accepts; larger ones get 413."""
+
+QUEUE_NAME = "leadgate"
+"""The RQ queue the delivery jobs go through."""
+
+KEY_PREFIX = "lg:"
+"""Prefix of every Redis key leadgate owns (RQ keeps its own ``rq:`` keys)."""
