@@ -51,6 +51,7 @@ class Destination:
     name: str
     base_url: str
     api_key: str | None = field(default=None, repr=False)
+    sandbox: bool = False
 
     @property
     def configured(self) -> bool:
@@ -168,7 +169,9 @@ class ConfigSchema(Schema):
         keys=fields.String(), values=fields.Nested(DestinationSchema), required=True, validate=validate.Length(min=1)
     )
     delivery = fields.Nested(DeliverySchema, load_default=lambda: DeliverySchema().load({}))
-    sources = fields.Dict(keys=fields.String(validate=validate.Regexp(SOURCE_ID)), values=fields.Dict(), load_default=dict)
+    sources = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(SOURCE_ID)), values=fields.Dict(), load_default=dict
+    )
 
 
 def expand_env(text: str, environ: Mapping[str, str]) -> Any:
@@ -262,6 +265,16 @@ def _build_source(source_id: str, raw: Mapping[str, Any], destinations: Mapping[
     )
 
 
+SANDBOX_API_KEY = "cg_sandbox"
+
+
+def _sandboxed(destination: Destination, sandbox_url: str) -> Destination:
+    """``leadgate dev`` points destinations that have no API key at the sandbox CRM."""
+    if destination.configured:
+        return destination
+    return Destination(name=destination.name, base_url=sandbox_url.rstrip("/"), api_key=SANDBOX_API_KEY, sandbox=True)
+
+
 def parse_config(data: Any, environ: Mapping[str, str] | None = None, path: str | None = None) -> Config:
     """Validates an already-parsed config tree (``${VAR}`` placeholders not yet expanded)."""
     environ = os.environ if environ is None else environ
@@ -278,6 +291,9 @@ def parse_config(data: Any, environ: Mapping[str, str] | None = None, path: str 
         name: Destination(name=name, base_url=d["base_url"].rstrip("/"), api_key=d["api_key"])
         for name, d in loaded["destinations"].items()
     }
+    sandbox_url = environ.get("LEADGATE_SANDBOX_URL")
+    if sandbox_url:
+        destinations = {name: _sandboxed(d, sandbox_url) for name, d in destinations.items()}
     sources = {sid: _build_source(sid, raw, destinations) for sid, raw in loaded["sources"].items()}
     delivery = loaded["delivery"]
     return Config(

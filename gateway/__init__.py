@@ -1,0 +1,28 @@
+"""The Flask app: ``create_app()`` wires config, the Redis runtime and the blueprints."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from leadgate.config import Config
+from leadgate.config import load_config
+from leadgate.runtime import Runtime
+
+__all__ = ["create_app"]
+
+
+def create_app(config: Config | None = None, runtime: Runtime | None = None) -> Flask:
+    """Builds the gateway; with no arguments the config comes from ``$LEADGATE_CONFIG``."""
+    from gateway import health
+    from gateway import hooks
+    from gateway import responses
+
+    app = Flask(__name__)
+    if runtime is None:
+        runtime = Runtime.from_config(config if config is not None else load_config())
+    app.extensions["leadgate"] = runtime
+    app.json.sort_keys = False
+    responses.init_app(app)
+    app.register_blueprint(hooks.bp)
+    app.register_blueprint(health.bp)
+    return app

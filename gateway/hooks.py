@@ -1,0 +1,169 @@
+"""``/hooks/<source_id>``: the one URL scheme every source kind receives on.
+
+Order matters and is the same for every kind: find the source, bound the body,
+verify (signature, key, Origin) on the raw bytes, parse, normalize when the kind
+carries the lead inline, then store and enqueue. Only after the store has the event
+does a 2xx go out; an unreachable store answers 503 so the sender retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import jsonify
+from flask import make_response
+from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from adapters import get_adapter
+from adapters.base import Accepted
+from adapters.base import AdapterError
+from adapters.base import InboundEvent
+from adapters.base import Reply
+from adapters.base import Unprocessable
+from gateway.inbound import inbound_request
+from gateway.inbound import request_meta
+from gateway.responses import error_response
+from leadgate.config import SourceConfig
+from leadgate.intake import accept
+from leadgate.runtime import Runtime
+
+__all__ = ["bp"]
+
+bp = Blueprint("hooks", __name__)
+log = logging.getLogger(__name__)
+
+STORE_RETRY_AFTER = "30"
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["leadgate"]
+
+
+@bp.route("/hooks/<source_id>", methods=["GET", "POST", "OPTIONS"])
+def receive(source_id: str) -> Response:
+    source = runtime().config.sources.get(source_id)
+    if source is None:
+        return error_response(404, "unknown_source", f"no source named {source_id!r} is configured")
+    adapter = get_adapter(source.kind)
+    if request.method == "OPTIONS":
+        return preflight(source)
+    if request.method == "GET":
+        handshake = getattr(adapter, "handshake", None)
+        if handshake is None:
+            return error_response(405, "method_not_allowed", "POST leads to this URL", headers={"Allow": "POST"})
+        return with_cors(source, reply(handshake(inbound_request(request), source)))
+    request.max_content_length = source.max_body_bytes
+    try:
+        inbound = inbound_request(request)
+    except RequestEntityTooLarge:
+        return error_response(413, "payload_too_large", f"the body is larger than {source.max_body_bytes} bytes")
+    try:
+        adapter.verify(inbound, source)
+        events = adapter.parse(inbound, source)
+        prepared = [prepare(adapter, source, event) for event in events]
+    except AdapterError as err:
+        return with_cors(source, error_response(err.status, error_name(err), err.message, err.errors))
+    meta = request_meta(inbound)
+    idempotency_key = inbound.header("idempotency-key") or None
+    try:
+        accepted = [
+            accept(
+                runtime(),
+                source,
+                event,
+                lead=lead,
+                status=status,
+                reason=reason,
+                request_meta=meta,
+                idempotency_key=f"{idempotency_key}#{index}" if idempotency_key and index else idempotency_key,
+            )
+            for index, (event, lead, status, reason) in enumerate(prepared)
+        ]
+    except redis.RedisError as err:
+        log.error("store unavailable for %s: %s", source.id, type(err).__name__)
+        return error_response(
+            503,
+            "store_unavailable",
+            "the lead store is unavailable; retry later",
+            headers={"Retry-After": STORE_RETRY_AFTER},
+        )
+    acknowledge = getattr(adapter, "acknowledge", None)
+    custom = acknowledge(accepted, inbound, source) if acknowledge else None
+    return with_cors(source, reply(custom) if custom is not None else default_reply(accepted))
+
+
+def prepare(adapter: Any, source: SourceConfig, event: InboundEvent) -> tuple[InboundEvent, Any, str | None, str]:
+    """Normalizes an inline lead now, so bad input is answered while the sender is still there."""
+    if event.outcome != "queued" or not adapter.NORMALIZE_ON_RECEIVE:
+        return event, None, None, ""
+    try:
+        return event, adapter.normalize(event.raw, source), None, ""
+    except Unprocessable as err:
+        if getattr(adapter, "ACCEPT_UNPROCESSABLE", False):
+            return event, None, "rejected", f"{err.message}: {err.errors}"
+        raise
+
+
+def error_name(err: AdapterError) -> str:
+    return {400: "bad_request", 401: "unauthorized", 403: "forbidden", 415: "unsupported_media_type"}.get(
+        err.status, "unprocessable"
+    )
+
+
+def default_reply(accepted: list[Accepted]) -> Response:
+    """202 with the event id(s); spam is answered exactly like a lead so bots learn nothing."""
+    items = [
+        {"event_id": a.event_id, "status": "queued" if a.status == "spam" else a.status, "duplicate": a.duplicate}
+        for a in accepted
+    ]
+    body: dict[str, Any] = {"ok": True, **items[0]} if len(items) == 1 else {"ok": True, "events": items}
+    response = jsonify(body)
+    response.status_code = 202
+    return response
+
+
+def reply(answer: Reply) -> Response:
+    if isinstance(answer.body, (dict, list)):
+        response = jsonify(answer.body)
+    else:
+        response = make_response(answer.body)
+        response.content_type = answer.content_type
+    response.status_code = answer.status
+    for name, value in answer.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def allowed_origin(source: SourceConfig) -> str | None:
+    origins = source.option("allowed_origins") or []
+    origin = request.headers.get("Origin", "")
+    normalized = origin.rstrip("/").lower()
+    return origin if origin and any(normalized == o.rstrip("/").lower() for o in origins) else None
+
+
+def with_cors(source: SourceConfig, response: Response) -> Response:
+    origin = allowed_origin(source)
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+    return response
+
+
+def preflight(source: SourceConfig) -> Response:
+    """CORS preflight for AJAX form posts from the configured origins."""
+    origin = allowed_origin(source)
+    if origin is None:
+        return error_response(403, "forbidden", "this origin may not post to this source")
+    response = make_response("", 204)
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type, Idempotency-Key"
+    response.headers["Access-Control-Max-Age"] = "600"
+    response.headers["Vary"] = "Origin"
+    return response

@@ -1,0 +1,206 @@
+"""The ``leadgate`` command: run the gateway and workers, inspect events, replay dead letters."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import datetime
+from datetime import timezone
+from functools import wraps
+from typing import Any
+
+import click
+import redis
+from rich.console import Console
+from rich.table import Table
+
+from leadgate.config import Config
+from leadgate.config import ConfigError
+from leadgate.config import load_config
+from leadgate.events import STATUSES
+from leadgate.events import Event
+from leadgate.runtime import Runtime
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err_console.print(f"[bold red]leadgate:[/] {message}", highlight=False)
+    sys.exit(code)
+
+
+def with_config(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Loads the config (``--config`` or ``$LEADGATE_CONFIG``) and turns config errors into a clear exit."""
+
+    @click.option("--config", "config_path", envvar="LEADGATE_CONFIG", default=None, help="Config file (leadgate.yaml)")
+    @wraps(func)
+    def wrapper(*args: Any, config_path: str | None, **kwargs: Any) -> Any:
+        try:
+            config = load_config(config_path)
+        except ConfigError as err:
+            fail(f"config error:\n{err}")
+        return func(config, *args, **kwargs)
+
+    return wrapper
+
+
+def runtime_for(config: Config) -> Runtime:
+    try:
+        rt = Runtime.from_config(config)
+        rt.redis.ping()
+    except (redis.RedisError, RuntimeError) as err:
+        fail(f"cannot reach redis: {err}", code=3)
+    return rt
+
+
+def when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
+
+
+def print_events(events: list[Event], as_json: bool, title: str) -> None:
+    if as_json:
+        click.echo(json.dumps([e.summary() for e in events], indent=2))
+        return
+    table = Table(title=title, show_lines=False)
+    for column in ("event", "source", "status", "tries", "last error", "contact", "received (UTC)", "updated"):
+        table.add_column(column, overflow="fold")
+    for e in events:
+        table.add_row(
+            e.id,
+            e.source,
+            e.status,
+            str(e.attempts),
+            (e.last_error or "")[:80],
+            e.contact_id,
+            when(e.received_at),
+            when(e.updated_at),
+        )
+    console.print(table)
+    if not events:
+        console.print("(none)")
+
+
+@click.group()
+@click.version_option(package_name="leadgate")
+def main() -> None:
+    """leadgate: webhook-to-lead gateway for the ConnectGain CRM."""
+
+
+@main.command("check-config")
+@with_config
+def check_config(config: Config) -> None:
+    """Validate the config file and print every source with its URL."""
+    table = Table(title=f"leadgate config: {config.path}")
+    for column in ("source", "kind", "URL", "destination", "ConnectGain source"):
+        table.add_column(column)
+    for source in config.sources.values():
+        table.add_row(source.id, source.kind, config.source_url(source), source.destination, source.source)
+    console.print(table)
+    for dest in config.destinations.values():
+        state = "api key set" if dest.configured else "[yellow]no api key[/] (leadgate dev uses the sandbox CRM)"
+        console.print(f"destination [bold]{dest.name}[/]: {dest.base_url} ({state})")
+    redis_where = config.redis_url and "REDIS_URL/redis_url" or f"embedded Redis in {config.data_dir}"
+    policy = config.delivery
+    console.print(f"redis: {redis_where}")
+    console.print(
+        f"delivery: {policy.max_attempts} attempts, backoff {list(policy.backoff_seconds)} s "
+        f"(±{int(policy.jitter * 100)}% jitter), timeout {policy.timeout_seconds} s; "
+        f"history kept {config.retention_days} days"
+    )
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+@click.option("--name", default=None, help="Worker name (default: host.pid).")
+@with_config
+def worker(config: Config, burst: bool, name: str | None) -> None:
+    """Deliver queued leads to ConnectGain (the Procfile's worker process)."""
+    from workers.worker import run_worker
+
+    rt = runtime_for(config)
+    console.print(f"leadgate worker: delivering for {len(config.sources)} sources", highlight=False)
+    run_worker(rt, burst=burst, name=name)
+
+
+@main.command()
+@click.option("--source", default=None, help="Only this source.")
+@click.option("--status", type=click.Choice(STATUSES + ("purged",)), default=None, help="Only this status.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_config
+def events(config: Config, source: str | None, status: str | None, limit: int, as_json: bool) -> None:
+    """List recent events with their status, attempts and last error."""
+    rt = runtime_for(config)
+    print_events(rt.store.recent(source=source, status=status, limit=limit), as_json, "recent events")
+
+
+@main.group()
+def dlq() -> None:
+    """Dead letters: list, replay, purge."""
+
+
+@dlq.command("list")
+@click.option("--source", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@with_config
+def dlq_list(config: Config, source: str | None, as_json: bool) -> None:
+    """List dead-lettered events with their reason."""
+    rt = runtime_for(config)
+    print_events(rt.store.dead_letters(source), as_json, "dead letters")
+
+
+@dlq.command("replay")
+@click.argument("event_id", required=False)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter (and parked event).")
+@click.option("--source", default=None, help="With --all: only this source.")
+@with_config
+def dlq_replay(config: Config, event_id: str | None, replay_all: bool, source: str | None) -> None:
+    """Re-normalize with the current config and deliver again."""
+    from workers.replay import replay_event
+
+    if bool(event_id) == replay_all:
+        fail("give one EVENT_ID or --all")
+    rt = runtime_for(config)
+    ids = [event_id] if event_id else [e.id for e in rt.store.dead_letters(source) + rt.store.parked(source)]
+    failures = 0
+    for one in ids:
+        result = replay_event(rt, one)
+        failures += not result.ok
+        console.print(f"{one}: {'queued' if result.ok else 'not replayed: ' + result.message}", highlight=False)
+    if not ids:
+        console.print("nothing to replay")
+    if failures:
+        sys.exit(1)
+
+
+@dlq.command("purge")
+@click.argument("event_id", required=False)
+@click.option("--all", "purge_all", is_flag=True)
+@with_config
+def dlq_purge(config: Config, event_id: str | None, purge_all: bool) -> None:
+    """Drop dead letters for good."""
+    if bool(event_id) == purge_all:
+        fail("give one EVENT_ID or --all")
+    rt = runtime_for(config)
+    ids = [event_id] if event_id else [e.id for e in rt.store.dead_letters()]
+    purged = sum(rt.store.purge(one) for one in ids if one)
+    console.print(f"purged {purged} dead letter(s)")
+    if event_id and not purged:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, envvar="PORT")
+@click.option("--sandbox-port", default=8900, show_default=True)
+def dev(host: str, port: int, sandbox_port: int) -> None:
+    """Run gateway + worker (+ embedded Redis and the sandbox CRM when needed) in one command."""
+    from leadgate.devserver import run_dev
+
+    run_dev(host=host, port=port, sandbox_port=sandbox_port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

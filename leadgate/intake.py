@@ -1,0 +1,112 @@
+"""Acknowledging an inbound event: dedupe, store and enqueue in one Redis transaction.
+
+This is the durability line. When :func:`accept` returns, the event, its dedupe keys,
+its place in the due set and its delivery job were written together (MULTI/EXEC), so
+a 2xx can be sent. When Redis is unreachable it raises ``redis.RedisError`` and the
+gateway answers 503 so the sender retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+
+from adapters.base import Accepted
+from adapters.base import InboundEvent
+from leadgate import defaults
+from leadgate.config import SourceConfig
+from leadgate.events import new_event_id
+from leadgate.runtime import Runtime
+from workers.queue import enqueue_delivery
+
+__all__ = ["accept", "dedupe_claims"]
+
+IDEMPOTENCY_KEY_SECONDS = 86400
+
+
+def dedupe_claims(event: InboundEvent, idempotency_key: str | None) -> list[tuple[str, str, int]]:
+    """The (kind, value, ttl) keys that make an event a duplicate of an earlier one."""
+    claims = [("id", key, defaults.PLATFORM_DEDUPE_SECONDS) for key in event.dedupe_keys]
+    if idempotency_key:
+        claims.append(("idem", hashlib.sha256(idempotency_key.encode()).hexdigest(), IDEMPOTENCY_KEY_SECONDS))
+    canonical = json.dumps(event.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    claims.append(("body", hashlib.sha256(canonical.encode()).hexdigest(), defaults.DEDUPE_WINDOW_SECONDS))
+    return claims
+
+
+def accept(
+    runtime: Runtime,
+    source: SourceConfig,
+    event: InboundEvent,
+    *,
+    lead: Mapping[str, Any] | None = None,
+    status: str | None = None,
+    reason: str = "",
+    request_meta: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> Accepted:
+    """Stores one event and, when it is a lead, queues its delivery.
+
+    ``status`` overrides the event's outcome (``rejected`` for an acknowledged event
+    with no usable lead). Duplicates are recorded as their own ``duplicate`` event
+    pointing at the original, and nothing is queued for them.
+    """
+    store = runtime.store
+    status = status or event.outcome
+    now = time.time()
+    event_id = new_event_id(now)
+    claims = dedupe_claims(event, idempotency_key) if status == "queued" else []
+    keys = [store.dedupe_key(source.id, kind, value) for kind, value, _ in claims]
+    fields: dict[str, Any] = {
+        "source": source.id,
+        "kind": source.kind,
+        "destination": source.destination,
+        "status": status,
+        "received_at": now,
+        "updated_at": now,
+        "attempts": 0,
+        "dispatch": 1 if status == "queued" else 0,
+        "raw": event.raw,
+        "lead": lead,
+        "request": request_meta,
+        "dedupe_keys": list(event.dedupe_keys),
+        "last_error": reason or event.reason,
+    }
+    lease = runtime.config.delivery.lease_seconds
+    with runtime.redis.pipeline() as pipe:
+        while True:
+            try:
+                original = _find_original(pipe, store, keys) if keys else None
+                pipe.multi()
+                if original is not None:
+                    fields.update(status="duplicate", dispatch=0, duplicate_of=original, lead=None)
+                    store.write_new(pipe, event_id, fields, due_at=None)
+                    pipe.execute()
+                    return Accepted(event_id=original, status="duplicate", duplicate=True)
+                due_at = now + defaults.DISPATCH_GRACE_SECONDS if status == "queued" else None
+                store.write_new(pipe, event_id, fields, due_at=due_at)
+                for key, (_, _, ttl) in zip(keys, claims, strict=True):
+                    pipe.set(key, event_id, ex=ttl)
+                if status == "queued":
+                    enqueue_delivery(runtime.queue, event_id, 1, lease, pipeline=pipe)
+                pipe.execute()
+                return Accepted(event_id=event_id, status=status)
+            except redis.WatchError:
+                continue
+
+
+def _find_original(pipe: redis.client.Pipeline, store: Any, keys: list[str]) -> str | None:
+    """Watches the dedupe keys and returns the id of a live earlier event holding one."""
+    pipe.watch(*keys)
+    for value in pipe.mget(keys):
+        if value is None:
+            continue
+        original = value.decode() if isinstance(value, bytes) else str(value)
+        if pipe.exists(store.key(original)):
+            return original
+    return None

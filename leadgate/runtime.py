@@ -1,0 +1,61 @@
+"""The per-process wiring: config, Redis client, event store and delivery queue.
+
+Web and worker processes each build one :class:`Runtime` at start. RQ job functions
+reach it through :func:`current`, which loads the config from the environment the
+first time; tests install their own with :func:`install`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import redis
+from rq import Queue
+
+from leadgate.config import Config
+from leadgate.config import load_config
+from leadgate.connection import redis_for
+from leadgate.events import EventStore
+
+__all__ = ["Runtime", "current", "install"]
+
+
+@dataclass
+class Runtime:
+    config: Config
+    redis: redis.Redis
+    store: EventStore
+    queue: Queue
+
+    @classmethod
+    def from_config(cls, config: Config, client: redis.Redis | None = None) -> Runtime:
+        from workers.queue import delivery_queue
+
+        client = client if client is not None else redis_for(config)
+        return cls(
+            config=config,
+            redis=client,
+            store=EventStore(client, config.retention_days),
+            queue=delivery_queue(client),
+        )
+
+
+_current: Runtime | None = None
+_lock = threading.Lock()
+
+
+def current() -> Runtime:
+    """This process's runtime, built from ``$LEADGATE_CONFIG`` on first use."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = Runtime.from_config(load_config())
+        return _current
+
+
+def install(runtime: Runtime | None) -> None:
+    """Replaces this process's runtime (tests, ``leadgate worker`` with an explicit config)."""
+    global _current
+    with _lock:
+        _current = runtime

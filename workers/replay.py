@@ -1,0 +1,55 @@
+"""Replaying events: dead letters, parked and rejected events, on an operator's word.
+
+A replay re-normalizes the stored raw event with the *current* config (so a fixed
+``field_map`` or a new API key takes effect) and queues it with a fresh attempt budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adapters import get_adapter
+from adapters.base import Unprocessable
+from leadgate.runtime import Runtime
+from workers.queue import enqueue_delivery
+
+__all__ = ["REPLAYABLE", "ReplayResult", "replay_event"]
+
+REPLAYABLE = frozenset({"dead", "rejected", "queued", "retrying", "delivering"})
+"""Statuses a replay acts on without ``force``; parked statuses are added by the kinds that park."""
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    event_id: str
+    ok: bool
+    message: str
+    status: str
+
+
+def replay_event(rt: Runtime, event_id: str, *, force: bool = False) -> ReplayResult:
+    """Re-normalizes and re-queues one event; refuses delivered events unless ``force``."""
+    event = rt.store.get(event_id)
+    if event is None:
+        return ReplayResult(event_id, False, "no such event", "missing")
+    parked = rt.store.redis.zscore(rt.store.parked_key, event_id) is not None
+    if event.status not in REPLAYABLE and not parked and not force:
+        return ReplayResult(event_id, False, f"event is {event.status}; use force to send it again", event.status)
+    source = rt.config.sources.get(event.source)
+    adapter = get_adapter(source.kind) if source else None
+    if source is None or adapter is None:
+        return ReplayResult(event_id, False, f"source {event.source!r} is not configured", event.status)
+    lead = None
+    if adapter.NORMALIZE_ON_RECEIVE:
+        try:
+            lead = adapter.normalize(event.raw, source)
+        except Unprocessable as err:
+            rt.store.update(event_id, last_error=f"replay: {err.message}: {err.errors}")
+            return ReplayResult(event_id, False, f"{err.message}: {err.errors}", event.status)
+    lease = rt.config.delivery.lease_seconds
+    rt.store.requeue(
+        event_id,
+        lambda pipe, dispatch: enqueue_delivery(rt.queue, event_id, dispatch, lease, pipeline=pipe),
+        fields={"lead": lead, "destination": source.destination, "last_error": ""},
+    )
+    return ReplayResult(event_id, True, "queued", "queued")
