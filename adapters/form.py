@@ -1,0 +1,255 @@
+"""The ``form`` source kind: website forms posted straight at leadgate, by a browser or by AJAX.
+
+Browsers send urlencoded or multipart bodies (the gateway decodes them into ``request.form``);
+scripts often send a JSON object instead. Either way the event stores the fields as an ordered
+list of ``[name, value]`` pairs, repeats kept, so a replay sees exactly what was posted.
+
+Field names are guessed through a small alias table (``email``, ``e-mail``, ``Phone Number``, ...)
+that the source's ``field_map`` overrides; whatever is not recognised goes to ``custom_fields``
+under its original name. Names starting with ``_`` are control fields for leadgate and the form
+page, never lead data. Spam is stopped by an optional honeypot field and an Origin allow-list.
+
+No I/O: the module only reads the request it is handed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import parse_qsl
+from urllib.parse import urlsplit
+
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import validate
+
+from adapters.base import Accepted
+from adapters.base import BadInput
+from adapters.base import Forbidden
+from adapters.base import InboundEvent
+from adapters.base import InboundRequest
+from adapters.base import Reply
+from adapters.base import UnsupportedMediaType
+from adapters.normalize import LeadDraft
+from adapters.normalize import canonical_key
+from adapters.normalize import finalize
+from adapters.normalize import map_target
+from leadgate.config import SourceConfig
+
+__all__ = [
+    "ALIASES",
+    "DEFAULT_SOURCE",
+    "KIND",
+    "NORMALIZE_ON_RECEIVE",
+    "Options",
+    "acknowledge",
+    "normalize",
+    "parse",
+    "verify",
+]
+
+KIND = "form"
+DEFAULT_SOURCE = "website_form"
+NORMALIZE_ON_RECEIVE = True
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+ACCEPTED_TYPES = (*FORM_TYPES, "application/json")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _aliases(table: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    return {canonical_key(name): target for target, names in table.items() for name in names}
+
+
+ALIASES: dict[str, str] = _aliases(
+    {
+        "full_name": ("name", "full_name"),
+        "first_name": ("first_name", "fname", "firstname", "first"),
+        "last_name": ("last_name", "lname", "lastname", "surname", "last"),
+        "email": ("email", "e-mail", "email_address", "mail"),
+        "phone": ("phone", "tel", "telephone", "mobile", "phone_number", "cell"),
+        "company_name": ("company", "company_name", "organization", "organisation"),
+        "description": ("message", "comments", "comment", "notes", "description"),
+        "opt_in_status": ("consent", "opt_in", "optin", "marketing_consent", "gdpr"),
+        "tags": ("tags",),
+    }
+)
+"""Common form field names (in :func:`canonical_key` spelling) and the lead field each one means."""
+
+IGNORED = frozenset({"submit", "g_recaptcha_response", "h_captcha_response", "cf_turnstile_response"})
+"""Fields every form posts that say nothing about the lead: the button and captcha tokens."""
+
+
+def _origin_key(origin: str) -> str | None:
+    """``"HTTPS://Example.com:443/"`` -> ``"https://example.com"``; None when it is not an origin."""
+    try:
+        parts = urlsplit(origin.strip().rstrip("/"))
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname or parts.path or parts.query or parts.fragment:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" if port in (None, DEFAULT_PORTS[scheme]) else f"{scheme}://{host}:{port}"
+
+
+def _validate_origin(value: str) -> None:
+    if _origin_key(value) is None:
+        raise ValidationError(f"{value!r} is not an origin like https://example.com (scheme, host, optional port)")
+
+
+class Options(Schema):
+    """The ``form`` kind's own config keys."""
+
+    honeypot = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1))
+    redirect = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"}, require_tld=False)
+    allowed_origins = fields.List(fields.String(validate=_validate_origin), load_default=list)
+
+
+def verify(request: InboundRequest, source: SourceConfig) -> None:
+    """Refuses browser posts from pages not in ``allowed_origins``.
+
+    A missing Origin passes: servers and curl send none, and the allow-list is about other
+    people's web pages embedding the form, not about authentication.
+    """
+    allowed = source.option("allowed_origins") or []
+    origin = request.header("origin").strip()
+    if not allowed or not origin:
+        return
+    if _origin_key(origin) not in {_origin_key(entry) for entry in allowed}:
+        raise Forbidden(f"origin {origin} is not allowed to post to {source.id}", errors={"origin": origin})
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
+    """Yields (dotted name, scalar) pairs; list items repeat the name, None is dropped."""
+    if value is None:
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _flatten(f"{prefix}.{key}" if prefix else str(key), item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _flatten(prefix, item)
+    else:
+        yield prefix, value
+
+
+def _json_fields(body: bytes) -> list[list[Any]]:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise BadInput(f"the JSON body is not valid UTF-8 (byte {err.start})") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as err:
+        raise BadInput(f"the body is not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        kind = "an array" if isinstance(data, list) else "a single value"
+        raise BadInput(f"the JSON body must be an object of field names to values, not {kind}")
+    return [[name, value] for name, value in _flatten("", data)]
+
+
+def _form_fields(request: InboundRequest, media_type: str) -> list[list[Any]]:
+    if request.form is not None:
+        return [[str(name), str(value)] for name, value in request.form]
+    if media_type != "application/x-www-form-urlencoded":
+        raise BadInput("the multipart body could not be decoded")
+    try:
+        text = request.body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise BadInput(f"the form body is not valid UTF-8 (byte {err.start})") from None
+    return [[name, value] for name, value in parse_qsl(text, keep_blank_values=True)]
+
+
+def parse(request: InboundRequest, source: SourceConfig) -> list[InboundEvent]:
+    """One event per post, holding the posted fields in order; a filled honeypot marks it spam."""
+    media_type = _media_type(request.content_type)
+    if media_type in FORM_TYPES:
+        posted = _form_fields(request, media_type)
+    elif media_type == "application/json" or media_type.endswith("+json"):
+        posted = _json_fields(request.body)
+    else:
+        shown = media_type or "no content type"
+        raise UnsupportedMediaType(f"cannot read {shown}; send one of {', '.join(ACCEPTED_TYPES)}")
+    honeypot = source.option("honeypot")
+    if honeypot and any(name == honeypot and str(value).strip() for name, value in posted):
+        return [InboundEvent(raw={"fields": posted}, outcome="spam", reason="honeypot")]
+    return [InboundEvent(raw={"fields": posted})]
+
+
+def _target(name: str, source: SourceConfig) -> str | None:
+    """The lead field a posted field goes to: ``field_map`` first, then the alias table."""
+    found, target = map_target(name, source.field_map)
+    if found:
+        return target
+    key = canonical_key(name)
+    if key in IGNORED:
+        return None
+    return ALIASES.get(key, f"custom_fields.{name}")
+
+
+def normalize(raw: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
+    """Builds the ConnectGain payload from a stored form event with the source's current mapping."""
+    honeypot = source.option("honeypot")
+    draft = LeadDraft()
+    for name, value in raw.get("fields", []):
+        name = str(name)
+        if not name.strip() or name.startswith("_") or name == honeypot:
+            continue
+        draft.assign(_target(name, source), value)
+    return finalize(draft, source)
+
+
+def _quality(accept: str, media_type: str, explicit_only: bool) -> float:
+    """The q value ``accept`` gives ``media_type``, most specific range winning (RFC 9110)."""
+    major = media_type.split("/", 1)[0]
+    best: tuple[int, float] = (-1, 0.0)
+    for item in accept.split(","):
+        kind, *params = [part.strip() for part in item.split(";")]
+        kind = kind.lower()
+        specificity = {media_type: 2, f"{major}/*": 1, "*/*": 0}.get(kind)
+        if specificity is None or (explicit_only and specificity < 2):
+            continue
+        q = 1.0
+        for param in params:
+            key, _, number = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(number)
+                except ValueError:
+                    q = 0.0
+        if specificity > best[0]:
+            best = (specificity, q)
+    return best[1]
+
+
+def _prefers_html(accept: str) -> bool:
+    """True for a browser navigation; ``fetch()``'s ``*/*`` is not a preference for HTML."""
+    html = _quality(accept, "text/html", explicit_only=True)
+    return html > 0 and html >= _quality(accept, "application/json", explicit_only=False)
+
+
+def acknowledge(accepted: Sequence[Accepted], request: InboundRequest, source: SourceConfig) -> Reply | None:
+    """Sends a browser back to the configured thank-you page; JSON callers get the default answer.
+
+    Spam and duplicates are redirected too, so a bot learns nothing from the answer.
+    """
+    redirect = source.option("redirect")
+    if not redirect or not _prefers_html(request.header("accept")):
+        return None
+    return Reply(303, "", content_type="text/html", headers={"Location": redirect})

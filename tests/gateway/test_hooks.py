@@ -1,0 +1,179 @@
+"""HTTP behaviour of /hooks/<id> for the form kind, against a real Redis."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import redis
+
+from leadgate.runtime import Runtime
+from tests.conftest import post_form
+
+LEAD = {"name": "Jane Roe", "email": "Jane@Example.com", "phone": "(415) 555-2671", "org": "Acme"}
+
+
+def test_urlencoded_post_is_stored_queued_and_delivered(client, rt, crm, deliver_all):
+    response = post_form(client, LEAD)
+    assert response.status_code == 202
+    body = response.get_json()
+    assert body["ok"] is True and body["duplicate"] is False
+    event = rt.store.get(body["event_id"])
+    assert event.status == "queued"
+    assert event.lead["email"] == "jane@example.com"
+    assert rt.queue.count == 1
+    deliver_all(rt)
+    event = rt.store.get(body["event_id"])
+    assert event.status == "delivered" and event.contact_id
+    [delivery] = crm.deliveries
+    assert delivery["payload"] == {
+        "first_name": "Jane",
+        "last_name": "Roe",
+        "email": "jane@example.com",
+        "phone": "+14155552671",
+        "company_name": "Acme",
+        "source": "website_form",
+        "tags": ["website"],
+    }
+    assert delivery["idempotency_key"] == body["event_id"]
+
+
+def test_multipart_post(client, rt):
+    data = {**LEAD, "attachment": (io.BytesIO(b"%PDF"), "cv.pdf")}
+    response = client.post("/hooks/contact-us", data=data, content_type="multipart/form-data")
+    assert response.status_code == 202
+    lead = rt.store.get(response.get_json()["event_id"]).lead
+    assert lead["first_name"] == "Jane" and lead["company_name"] == "Acme"
+
+
+def test_json_post(client, rt):
+    response = client.post("/hooks/contact-us", json={"first_name": "Ann", "utm_source": "ads", "budget": 5000})
+    assert response.status_code == 202
+    lead = rt.store.get(response.get_json()["event_id"]).lead
+    assert lead["first_name"] == "Ann"
+    assert lead["custom_fields"] == {"utm_source": "ads", "budget": 5000} or lead["custom_fields"]["budget"] in (
+        5000,
+        "5000",
+    )
+
+
+def test_browser_post_with_redirect_gets_303(client, rt):
+    response = post_form(client, LEAD, headers={"Accept": "text/html,application/xhtml+xml"})
+    assert response.status_code == 303
+    assert response.headers["Location"] == "https://example.com/thanks"
+    assert len(rt.store.recent()) == 1
+
+
+def test_no_contact_field_is_422_naming_fields_and_stores_nothing(client, rt):
+    response = post_form(client, {"email": "not-an-email", "phone": "12", "message": "hi"})
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["error"] == "unprocessable"
+    assert {"email", "phone"} <= set(body["errors"])
+    assert rt.store.recent() == []
+    assert rt.queue.count == 0
+
+
+def test_bad_json_is_400(client, rt):
+    response = client.post("/hooks/contact-us", data=b"{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["ok"] is False
+    assert rt.store.recent() == []
+
+
+def test_unsupported_content_type_is_415(client):
+    response = client.post("/hooks/contact-us", data=b"<xml/>", content_type="application/xml")
+    assert response.status_code == 415
+    assert "message" in response.get_json()
+
+
+def test_body_over_limit_is_413(client, rt):
+    response = client.post("/hooks/contact-us", data={"email": "a@b.co", "message": "x" * (1024 * 1024 + 10)})
+    assert response.status_code == 413
+    assert response.get_json()["error"] == "payload_too_large"
+    assert rt.store.recent() == []
+
+
+def test_unknown_source_is_404_json(client):
+    response = client.post("/hooks/nope", data=LEAD)
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "unknown_source"
+
+
+def test_wrong_method_is_405_json(client):
+    for method in (client.put, client.get, client.delete):
+        response = method("/hooks/contact-us")
+        assert response.status_code == 405, method
+        assert response.get_json()["ok"] is False
+
+
+def test_unknown_path_is_404_json(client):
+    response = client.get("/nothing-here")
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "not_found"
+
+
+def test_other_origin_is_403_and_allowed_origin_gets_cors(client, rt):
+    denied = post_form(client, LEAD, headers={"Origin": "https://evil.example"})
+    assert denied.status_code == 403
+    allowed = post_form(client, LEAD, headers={"Origin": "https://example.com"})
+    assert allowed.status_code == 202
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://example.com"
+    preflight = client.options("/hooks/contact-us", headers={"Origin": "https://example.com"})
+    assert preflight.status_code == 204
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert client.options("/hooks/contact-us", headers={"Origin": "https://evil.example"}).status_code == 403
+
+
+def test_honeypot_is_answered_as_success_but_not_delivered(client, rt, crm, deliver_all):
+    response = post_form(client, {**LEAD, "_gotcha": "buy pills"})
+    assert response.status_code == 202
+    assert response.get_json()["status"] == "queued"
+    event = rt.store.get(response.get_json()["event_id"])
+    assert event.status == "spam"
+    deliver_all(rt)
+    assert crm.deliveries == []
+
+
+def test_idempotency_key_delivers_once(client, rt, crm, deliver_all):
+    first = post_form(client, LEAD, headers={"Idempotency-Key": "abc-1"})
+    second = post_form(client, {**LEAD, "message": "changed"}, headers={"Idempotency-Key": "abc-1"})
+    assert first.status_code == 202 and second.status_code == 202
+    assert second.get_json()["duplicate"] is True
+    assert second.get_json()["event_id"] == first.get_json()["event_id"]
+    deliver_all(rt)
+    assert len(crm.deliveries) == 1
+    statuses = sorted(e.status for e in rt.store.recent())
+    assert statuses == ["delivered", "duplicate"]
+
+
+def test_identical_body_within_window_is_a_duplicate(client, rt, crm, deliver_all):
+    first = post_form(client, LEAD)
+    second = post_form(client, LEAD)
+    third = post_form(client, {**LEAD, "message": "a different lead"})
+    assert second.get_json()["duplicate"] is True
+    assert third.get_json()["duplicate"] is False
+    deliver_all(rt)
+    assert len(crm.deliveries) == 2
+    assert first.get_json()["event_id"] == second.get_json()["event_id"]
+
+
+def test_redis_down_answers_503_and_acknowledges_nothing(config):
+    from gateway import create_app
+
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+    app = create_app(runtime=Runtime.from_config(config, client=dead))
+    response = app.test_client().post("/hooks/contact-us", data=LEAD)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
+    assert response.get_json()["error"] == "store_unavailable"
+    assert app.test_client().get("/readyz").status_code == 503
+    assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_request_meta_is_stored_without_secrets(client, rt):
+    response = post_form(client, LEAD, headers={"Authorization": "Bearer s3cret", "X-Api-Key": "k", "User-Agent": "t"})
+    event = rt.store.get(response.get_json()["event_id"])
+    stored = json.dumps(event.request)
+    assert "s3cret" not in stored and '"k"' not in stored
+    assert event.request["headers"]["user-agent"] == "t"
