@@ -22,6 +22,7 @@ from marshmallow import Schema
 from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import validate
+from marshmallow import validates_schema
 
 from leadgate import defaults
 
@@ -66,6 +67,7 @@ class DeliveryPolicy:
     backoff_seconds: tuple[float, ...] = defaults.BACKOFF_SECONDS
     timeout_seconds: float = defaults.TIMEOUT_SECONDS
     jitter: float = defaults.BACKOFF_JITTER
+    lease: float | None = None
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed try number ``attempt`` (1-based), before jitter."""
@@ -74,7 +76,13 @@ class DeliveryPolicy:
 
     @property
     def lease_seconds(self) -> float:
-        """Longest one delivery can hold an event: connect + write + read, plus grace."""
+        """Longest one delivery may hold an event before another worker takes it over.
+
+        Defaults to connect + write + read timeouts plus grace, so a live worker's
+        request has always ended (one way or the other) before its lease does.
+        """
+        if self.lease is not None:
+            return self.lease
         return 3 * self.timeout_seconds + defaults.LEASE_GRACE_SECONDS
 
 
@@ -133,6 +141,13 @@ class DeliverySchema(Schema):
     )
     timeout_seconds = fields.Float(load_default=defaults.TIMEOUT_SECONDS, validate=validate.Range(min=0.1, max=300))
     jitter = fields.Float(load_default=defaults.BACKOFF_JITTER, validate=validate.Range(min=0, max=1))
+    lease_seconds = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=1))
+
+    @validates_schema
+    def lease_outlasts_timeout(self, data: dict[str, Any], **kwargs: Any) -> None:
+        lease = data.get("lease_seconds")
+        if lease is not None and lease <= data.get("timeout_seconds", defaults.TIMEOUT_SECONDS):
+            raise ValidationError("must be longer than timeout_seconds", "lease_seconds")
 
 
 class DealSchema(Schema):
@@ -304,6 +319,7 @@ def parse_config(data: Any, environ: Mapping[str, str] | None = None, path: str 
             backoff_seconds=tuple(delivery["backoff_seconds"]),
             timeout_seconds=delivery["timeout_seconds"],
             jitter=delivery["jitter"],
+            lease=delivery["lease_seconds"],
         ),
         redis_url=loaded["redis_url"] or environ.get("REDIS_URL") or None,
         admin_token=loaded["admin_token"],

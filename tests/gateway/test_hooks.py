@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import redis
 
+from leadgate.connection import client_options
 from leadgate.runtime import Runtime
 from tests.conftest import post_form
 
@@ -161,10 +163,12 @@ def test_identical_body_within_window_is_a_duplicate(client, rt, crm, deliver_al
 def test_redis_down_answers_503_and_acknowledges_nothing(config):
     from gateway import create_app
 
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+    dead = redis.Redis(host="127.0.0.1", port=1, **client_options())
     app = create_app(runtime=Runtime.from_config(config, client=dead))
+    started = time.monotonic()
     response = app.test_client().post("/hooks/contact-us", data=LEAD)
     assert response.status_code == 503
+    assert time.monotonic() - started < 2, "a dead store must be reported quickly"
     assert response.headers["Retry-After"]
     assert response.get_json()["error"] == "store_unavailable"
     assert app.test_client().get("/readyz").status_code == 503
