@@ -340,8 +340,14 @@ def parse_yaml(text: str, environ: Mapping[str, str] | None = None, path: str | 
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``$LEADGATE_CONFIG``, else ``./leadgate.yaml``, else the starter config ``leadgate dev`` wrote."""
     environ = os.environ if environ is None else environ
-    return Path(environ.get("LEADGATE_CONFIG") or defaults.CONFIG_PATH)
+    if environ.get("LEADGATE_CONFIG"):
+        return Path(environ["LEADGATE_CONFIG"])
+    path = Path(defaults.CONFIG_PATH)
+    if not path.exists() and Path(defaults.DEV_CONFIG_PATH).exists():
+        return Path(defaults.DEV_CONFIG_PATH)
+    return path
 
 
 def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:

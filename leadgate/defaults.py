@@ -3,6 +3,9 @@
 CONFIG_PATH = "./leadgate.yaml"
 """Where the config file is read from when ``LEADGATE_CONFIG`` is not set."""
 
+DEV_CONFIG_PATH = "./var/leadgate.dev.yaml"
+"""The starter config ``leadgate dev`` writes when there is no ``leadgate.yaml``; other commands fall back to it."""
+
 DATA_DIR = "./var"
 """Where the embedded Redis keeps its database and append-only file."""
 

@@ -7,12 +7,14 @@ a starter config to ``./var/leadgate.dev.yaml`` when there is no ``leadgate.yaml
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from rich.console import Console
 
+from leadgate import defaults
 from leadgate.config import ConfigError
 from leadgate.config import config_path
 from leadgate.config import load_config
@@ -40,11 +42,15 @@ sources:
 """
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_dev(host: str, port: int, sandbox_port: int) -> None:
     env = dict(os.environ)
     path = config_path(env)
     if not path.exists():
-        path = Path("var") / "leadgate.dev.yaml"
+        path = Path(defaults.DEV_CONFIG_PATH)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(DEV_CONFIG)
         console.print(f"[yellow]no leadgate.yaml: using the starter config written to {path}[/]")
@@ -73,6 +79,7 @@ def run_dev(host: str, port: int, sandbox_port: int) -> None:
         )
     os.environ.update(env)
     config = load_config(path, env)
+    signal.signal(signal.SIGTERM, _interrupt)
     worker = subprocess.Popen([sys.executable, "-m", "leadgate.cli", "worker"], env=env)
     try:
         from gateway import create_app
@@ -81,6 +88,8 @@ def run_dev(host: str, port: int, sandbox_port: int) -> None:
         for source in config.sources.values():
             console.print(f"source [bold]{source.id}[/] ({source.kind}): http://{host}:{port}{source.path}")
         app.run(host=host, port=port, threaded=True, use_reloader=False)
+    except KeyboardInterrupt:
+        console.print("stopping: worker, sandbox CRM, embedded Redis")
     finally:
         worker.terminate()
         try:

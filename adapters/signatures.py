@@ -1,0 +1,71 @@
+"""Request authentication shared by every kind: HMAC signatures and shared keys.
+
+Always over the raw body bytes, before any parsing (re-serialised JSON breaks on
+non-ASCII, ``/`` and ``%``), and always compared in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+
+from adapters.base import Unauthorized
+
+__all__ = ["require_hmac_sha256", "require_shared_secret", "secrets_match"]
+
+
+def secrets_match(given: str | bytes | None, expected: str | bytes | None) -> bool:
+    """Constant-time equality; a missing or empty value never matches."""
+    if not given or not expected:
+        return False
+    a = given.encode() if isinstance(given, str) else given
+    b = expected.encode() if isinstance(expected, str) else expected
+    return hmac.compare_digest(a, b)
+
+
+def require_shared_secret(given: str | None, expected: str | None, what: str) -> None:
+    """Raises :class:`Unauthorized` unless ``given`` equals the configured secret."""
+    if not secrets_match(given, expected):
+        raise Unauthorized(f"missing or wrong {what}")
+
+
+def require_hmac_sha256(
+    body: bytes,
+    secret: str | None,
+    header_value: str | None,
+    *,
+    header: str,
+    encoding: str = "hex",
+    prefix: str = "sha256=",
+) -> None:
+    """Checks ``header_value`` (``sha256=<hex|base64>``) against HMAC-SHA256 of the raw ``body``.
+
+    Hex digests compare case-insensitively (Meta sends lower-case, some proxies upper);
+    base64 digests compare exactly.
+    """
+    if not secret:
+        raise Unauthorized(f"no secret configured to check {header}")
+    if not header_value:
+        raise Unauthorized(f"missing {header} header")
+    value = header_value.strip()
+    if prefix:
+        if not value.lower().startswith(prefix.lower()):
+            raise Unauthorized(f"{header} must start with {prefix!r}")
+        value = value[len(prefix) :]
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    if encoding == "hex":
+        try:
+            given = binascii.unhexlify(value.strip())
+        except (binascii.Error, ValueError):
+            raise Unauthorized(f"{header} is not a hex digest") from None
+    elif encoding == "base64":
+        try:
+            given = base64.b64decode(value.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            raise Unauthorized(f"{header} is not a base64 digest") from None
+    else:  # pragma: no cover - a programming error, not input
+        raise ValueError(f"unknown digest encoding {encoding!r}")
+    if not hmac.compare_digest(given, digest):
+        raise Unauthorized(f"{header} does not match the body")
