@@ -6,6 +6,7 @@ from flask import Flask
 
 from leadgate.config import Config
 from leadgate.config import load_config
+from leadgate.logs import configure_logging
 from leadgate.runtime import Runtime
 
 __all__ = ["create_app"]
@@ -17,6 +18,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     from gateway import hooks
     from gateway import responses
 
+    configure_logging()
     app = Flask(__name__)
     if runtime is None:
         runtime = Runtime.from_config(config if config is not None else load_config())

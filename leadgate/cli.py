@@ -20,6 +20,7 @@ from leadgate.config import ConfigError
 from leadgate.config import load_config
 from leadgate.events import STATUSES
 from leadgate.events import Event
+from leadgate.logs import configure_logging
 from leadgate.runtime import Runtime
 
 console = Console()
@@ -86,6 +87,7 @@ def print_events(events: list[Event], as_json: bool, title: str) -> None:
 @click.version_option(package_name="leadgate")
 def main() -> None:
     """leadgate: webhook-to-lead gateway for the ConnectGain CRM."""
+    configure_logging()
 
 
 @main.command("check-config")

@@ -60,7 +60,8 @@ def accept(
     status = status or event.outcome
     now = time.time()
     event_id = new_event_id(now)
-    claims = dedupe_claims(event, idempotency_key) if status == "queued" else []
+    # a rejected event claims its keys too: a re-send must not become a second copy to replay
+    claims = dedupe_claims(event, idempotency_key) if status in ("queued", "rejected") else []
     keys = [store.dedupe_key(source.id, kind, value) for kind, value, _ in claims]
     fields: dict[str, Any] = {
         "source": source.id,
