@@ -13,6 +13,7 @@ from typing import Any
 import click
 import redis
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from leadgate.config import Config
@@ -28,7 +29,7 @@ err_console = Console(stderr=True)
 
 
 def fail(message: str, code: int = 2) -> None:
-    err_console.print(f"[bold red]leadgate:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]leadgate:[/] {escape(message)}", highlight=False)
     sys.exit(code)
 
 
@@ -66,7 +67,9 @@ def print_events(events: list[Event], as_json: bool, title: str) -> None:
         return
     table = Table(title=title, show_lines=False)
     for column in ("event", "source", "status", "tries", "last error", "contact", "received (UTC)", "updated"):
-        table.add_column(column, overflow="fold")
+        # ids and statuses are copied into other commands: never cut or wrap them
+        wrap = column in ("last error", "contact")
+        table.add_column(column, overflow="fold" if wrap else "ignore", no_wrap=not wrap)
     for e in events:
         table.add_row(
             e.id,
@@ -96,7 +99,7 @@ def check_config(config: Config) -> None:
     """Validate the config file and print every source with its URL."""
     table = Table(title=f"leadgate config: {config.path}")
     for column in ("source", "kind", "URL", "destination", "ConnectGain source"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "URL", overflow="ignore" if column == "URL" else "fold")
     for source in config.sources.values():
         table.add_row(source.id, source.kind, config.source_url(source), source.destination, source.source)
     console.print(table)

@@ -16,6 +16,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 import yaml
 from marshmallow import INCLUDE
 from marshmallow import Schema
@@ -38,7 +39,7 @@ __all__ = [
 
 SOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-PLACEHOLDER = re.compile(r"__LGENV_([A-Za-z_][A-Za-z0-9_]*?)(?:__D([0-9a-f]*))?__")
+PLACEHOLDER = re.compile(r"__LGENV_([0-9a-f]+)_([0-9a-f]*)__")
 
 
 class ConfigError(Exception):
@@ -168,7 +169,14 @@ class CommonSourceSchema(Schema):
     destination = fields.String(load_default=None, allow_none=True)
     source = fields.String(load_default=None, allow_none=True)
     tags = fields.List(fields.String(), load_default=list)
-    phone_region = fields.String(load_default=None, allow_none=True, validate=validate.Length(equal=2))
+    phone_region = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(
+            sorted(phonenumbers.SUPPORTED_REGIONS) + [r.lower() for r in sorted(phonenumbers.SUPPORTED_REGIONS)],
+            error="must be a two-letter region code phonenumbers knows (US, GB, DE, ...)",
+        ),
+    )
     field_map = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), load_default=dict)
     deal = fields.Nested(DealSchema, load_default=None, allow_none=True)
     max_body_bytes = fields.Integer(load_default=defaults.MAX_BODY_BYTES, validate=validate.Range(min=1))
@@ -199,8 +207,8 @@ def expand_env(text: str, environ: Mapping[str, str]) -> Any:
 
 
 def _lookup(match: re.Match[str], environ: Mapping[str, str]) -> str:
-    name, encoded_default = match.group(1), match.group(2)
-    default = bytes.fromhex(encoded_default).decode() if encoded_default else ""
+    name = bytes.fromhex(match.group(1)).decode()
+    default = bytes.fromhex(match.group(2)).decode()
     return environ.get(name) or default
 
 
@@ -208,9 +216,8 @@ def _protect_env_refs(text: str) -> str:
     """Swaps ``${VAR}`` for a plain word so it survives YAML flow syntax (``{a: ${X}}``)."""
 
     def placeholder(match: re.Match[str]) -> str:
-        default = match.group(2)
-        suffix = f"__D{default.encode().hex()}" if default else ""
-        return f"__LGENV_{match.group(1)}{suffix}__"
+        name, default = match.group(1), match.group(2) or ""
+        return f"__LGENV_{name.encode().hex()}_{default.encode().hex()}__"
 
     return ENV_REF.sub(placeholder, text)
 
@@ -229,7 +236,12 @@ def _flatten(messages: Any, prefix: str = "") -> list[str]:
     if isinstance(messages, dict):
         out: list[str] = []
         for key, value in messages.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
+            if key == "value" and prefix:  # marshmallow's Dict wraps value errors; the file has no such key
+                name = prefix
+            elif key == "key" and prefix:
+                name = f"{prefix} (the name)"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
             out.extend(_flatten(value, name))
         return out
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):

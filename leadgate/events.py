@@ -117,6 +117,16 @@ return 1
 """
 
 
+# KEYS: dead, event, attempts. ARGV: id, now, retention
+_PURGE = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], 'status', 'purged', 'updated_at', ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+return 1
+"""
+
+
 def new_event_id(now: float | None = None) -> str:
     """Time-sortable id: milliseconds in hex, then 48 random bits."""
     millis = int((time.time() if now is None else now) * 1000)
@@ -216,6 +226,7 @@ class EventStore:
         self._claim = client.register_script(_CLAIM)
         self._dispatch = client.register_script(_DISPATCH)
         self._finish = client.register_script(_FINISH)
+        self._purge = client.register_script(_PURGE)
 
     # keys
     def key(self, event_id: str) -> str:
@@ -347,14 +358,12 @@ class EventStore:
                     continue
 
     def purge(self, event_id: str) -> bool:
-        """Removes a dead letter for good (an operator's decision)."""
-        pipe = self.redis.pipeline()
-        pipe.zrem(self.dead_key, event_id)
-        pipe.zrem(self.due_key, event_id)
-        pipe.hset(self.key(event_id), mapping={"status": "purged", "updated_at": str(time.time())})
-        pipe.expire(self.key(event_id), self.retention_seconds)
-        pipe.expire(self.attempts_key(event_id), self.retention_seconds)
-        return bool(pipe.execute()[0])
+        """Removes a dead letter for good (an operator's decision); anything else is left alone."""
+        result = self._purge(
+            keys=[self.dead_key, self.key(event_id), self.attempts_key(event_id)],
+            args=[event_id, time.time(), self.retention_seconds],
+        )
+        return bool(result)
 
     # reading
     def get(self, event_id: str) -> Event | None:

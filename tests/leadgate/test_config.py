@@ -1,0 +1,445 @@
+"""Unit tests of ``leadgate.config``: ${VAR} expansion, defaults, validation messages, the sandbox override."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters import form
+from leadgate import defaults
+from leadgate.config import SANDBOX_API_KEY
+from leadgate.config import Config
+from leadgate.config import ConfigError
+from leadgate.config import DeliveryPolicy
+from leadgate.config import load_config
+from leadgate.config import parse_yaml
+
+ONE_DESTINATION = """
+destinations:
+  main:
+    base_url: http://crm.test/v1
+"""
+
+MINIMAL = (
+    ONE_DESTINATION
+    + """
+sources:
+  contact-us:
+    kind: form
+"""
+)
+
+
+def parse(text: str, **env: str) -> Config:
+    return parse_yaml(text, env)
+
+
+def config_error(text: str, **env: str) -> str:
+    with pytest.raises(ConfigError) as raised:
+        parse_yaml(text, env)
+    return str(raised.value)
+
+
+# ${VAR} expansion
+
+
+def test_whole_scalar_var_is_replaced_by_its_value():
+    config = parse(ONE_DESTINATION + "admin_token: ${TOKEN}\n", TOKEN="s3cret")
+    assert config.admin_token == "s3cret"
+
+
+@pytest.mark.parametrize("env", [{}, {"TOKEN": ""}], ids=["unset", "empty"])
+def test_whole_scalar_var_unset_or_empty_becomes_none(env):
+    config = parse_yaml(ONE_DESTINATION + "admin_token: ${TOKEN}\n", env)
+    assert config.admin_token is None
+
+
+def test_default_applies_when_var_is_unset_or_empty_but_not_when_set():
+    text = ONE_DESTINATION + "admin_token: ${TOKEN:-fallback}\n"
+    assert parse(text).admin_token == "fallback"
+    assert parse(text, TOKEN="").admin_token == "fallback"
+    assert parse(text, TOKEN="given").admin_token == "given"
+
+
+def test_var_embedded_in_text_is_spliced_in_and_unset_ones_vanish():
+    text = """
+destinations:
+  main:
+    base_url: http://${CRM_HOST}:${CRM_PORT:-8080}/functions${SUFFIX}/v1
+"""
+    config = parse(text, CRM_HOST="crm.test")
+    assert config.destinations["main"].base_url == "http://crm.test:8080/functions/v1"
+
+
+def test_vars_inside_yaml_flow_mappings():
+    text = """
+destinations:
+  main: {base_url: ${CRM_URL}, api_key: ${CRM_KEY}}
+sources:
+  contact-us:
+    kind: form
+    field_map: {"123": ${ORG_FIELD}, "unset": ${NOT_SET}, "free": ${FREE:-notes, with: colon}}
+"""
+    config = parse(text, CRM_URL="https://crm.test", CRM_KEY="cg_live", ORG_FIELD="company_name")
+    assert config.destinations["main"].base_url == "https://crm.test"
+    assert config.destinations["main"].api_key == "cg_live"
+    assert dict(config.sources["contact-us"].field_map) == {
+        "123": "company_name",
+        "unset": None,
+        "free": "notes, with: colon",
+    }
+
+
+def test_numbers_from_env_are_validated_as_numbers():
+    config = parse(ONE_DESTINATION + "delivery:\n  max_attempts: ${ATTEMPTS:-5}\n  timeout_seconds: ${T}\n", T="2.5")
+    assert config.delivery.max_attempts == 5
+    assert config.delivery.timeout_seconds == 2.5
+    assert "delivery.max_attempts" in config_error(ONE_DESTINATION + "delivery:\n  max_attempts: ${A}\n", A="many")
+
+
+def test_without_environ_the_process_environment_is_used(monkeypatch):
+    monkeypatch.setenv("LEADGATE_TEST_TOKEN", "from-os")
+    assert parse_yaml(ONE_DESTINATION + "admin_token: ${LEADGATE_TEST_TOKEN}\n").admin_token == "from-os"
+
+
+def test_var_with_double_underscore_embedded_in_text():
+    text = "destinations:\n  main:\n    base_url: http://${MY__HOST}/v1\n"
+    assert parse(text, MY__HOST="crm.test").destinations["main"].base_url == "http://crm.test/v1"
+
+
+# redis_url
+
+
+def test_redis_url_env_is_honoured_when_redis_url_is_unset():
+    assert parse(ONE_DESTINATION, REDIS_URL="redis://env:6379/0").redis_url == "redis://env:6379/0"
+    assert parse(ONE_DESTINATION + "redis_url: ${REDIS_URL}\n", REDIS_URL="redis://env/1").redis_url == "redis://env/1"
+
+
+def test_redis_url_in_file_wins_over_env_and_neither_means_embedded():
+    text = ONE_DESTINATION + "redis_url: redis://file:6379/2\n"
+    assert parse(text, REDIS_URL="redis://env:6379/0").redis_url == "redis://file:6379/2"
+    assert parse(ONE_DESTINATION + "redis_url: ${REDIS_URL}\n").redis_url is None
+    assert parse(ONE_DESTINATION).redis_url is None
+
+
+# defaults
+
+
+def test_top_level_and_delivery_defaults():
+    config = parse(ONE_DESTINATION)
+    assert config.delivery == DeliveryPolicy()
+    assert config.delivery.max_attempts == defaults.MAX_ATTEMPTS == 8
+    assert config.delivery.backoff_seconds == defaults.BACKOFF_SECONDS
+    assert config.delivery.timeout_seconds == defaults.TIMEOUT_SECONDS
+    assert config.delivery.jitter == defaults.BACKOFF_JITTER
+    assert config.retention_days == defaults.RETENTION_DAYS
+    assert config.data_dir == defaults.DATA_DIR
+    assert config.sources == {}
+    assert config.admin_token is None
+
+
+def test_delivery_values_are_read():
+    config = parse(
+        ONE_DESTINATION
+        + "delivery:\n  max_attempts: 3\n  backoff_seconds: [1, 2.5]\n  timeout_seconds: 4\n  jitter: 0\n"
+        + "  lease_seconds: 60\n"
+    )
+    assert config.delivery == DeliveryPolicy(
+        max_attempts=3, backoff_seconds=(1.0, 2.5), timeout_seconds=4.0, jitter=0.0, lease=60.0
+    )
+
+
+def test_source_defaults_come_from_the_kind_and_the_only_destination():
+    source = parse(MINIMAL).sources["contact-us"]
+    assert source.kind == "form"
+    assert source.source == form.DEFAULT_SOURCE == "website_form"
+    assert source.destination == "main"
+    assert source.tags == ()
+    assert source.phone_region is None
+    assert dict(source.field_map) == {}
+    assert source.deal is None
+    assert source.max_body_bytes == defaults.MAX_BODY_BYTES
+    assert source.option("honeypot") is None
+    assert source.option("allowed_origins") == []
+    assert source.path == "/hooks/contact-us"
+
+
+def test_source_values_override_defaults():
+    text = """
+destinations:
+  main: {base_url: http://crm.test}
+  other: {base_url: http://other.test, api_key: k}
+sources:
+  careers:
+    kind: form
+    destination: other
+    source: careers_page
+    tags: [jobs, website]
+    phone_region: gb
+    honeypot: _gotcha
+    deal: {title: "{first_name} applied", value: 10}
+"""
+    source = parse(text).sources["careers"]
+    assert (source.destination, source.source, source.tags) == ("other", "careers_page", ("jobs", "website"))
+    assert source.phone_region == "GB"
+    assert source.option("honeypot") == "_gotcha"
+    assert source.deal["title"] == "{first_name} applied"
+    assert source.deal["value"] == 10
+    assert source.deal["currency"] == "USD"
+
+
+def test_source_url_joins_public_url_and_base_url_loses_trailing_slash():
+    config = parse("public_url: https://leads.example.com/\n" + MINIMAL.replace("/v1", "/v1/"))
+    assert config.source_url(config.sources["contact-us"]) == "https://leads.example.com/hooks/contact-us"
+    assert config.destinations["main"].base_url == "http://crm.test/v1"
+    assert parse(MINIMAL).source_url(parse(MINIMAL).sources["contact-us"]) == "/hooks/contact-us"
+
+
+def test_secrets_are_kept_out_of_reprs():
+    config = parse(ONE_DESTINATION.replace("/v1", "/v1\n    api_key: cg_topsecret") + "admin_token: adm_topsecret\n")
+    assert config.destinations["main"].api_key == "cg_topsecret"
+    assert "cg_topsecret" not in repr(config)
+    assert "adm_topsecret" not in repr(config)
+
+
+# errors name the key and the problem
+
+TWO_DESTINATIONS = """
+destinations:
+  main: {base_url: http://crm.test}
+  other: {base_url: http://other.test}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("sources: {}\n", ["destinations", "Missing data for required field"], id="missing-destinations"),
+        pytest.param("destinations: {}\n", ["destinations", "minimum length 1"], id="empty-destinations"),
+        pytest.param(
+            "destinations:\n  main:\n    base_url: not a url\n",
+            ["destinations.main", "base_url", "Not a valid URL"],
+            id="bad-base-url",
+        ),
+        pytest.param(
+            "destinations:\n  main:\n    base_url: ftp://crm.test\n",
+            ["destinations.main", "base_url", "Not a valid URL"],
+            id="base-url-not-http",
+        ),
+        pytest.param(
+            "destinations:\n  main:\n    api_key: k\n",
+            ["destinations.main", "base_url", "Missing data"],
+            id="base-url-missing",
+        ),
+        pytest.param(
+            ONE_DESTINATION + "sources:\n  a:\n    kind: carrier_pigeon\n",
+            ["sources.a.kind", "unknown kind 'carrier_pigeon'", "form"],
+            id="unknown-kind",
+        ),
+        pytest.param(
+            ONE_DESTINATION + "sources:\n  a:\n    tags: [x]\n",
+            ["sources.a.kind", "Missing data"],
+            id="kind-missing",
+        ),
+        pytest.param(
+            ONE_DESTINATION + "sources:\n  a:\n    kind: form\n    colour: blue\n",
+            ["sources.a.colour", "Unknown field"],
+            id="unknown-key-in-form-source",
+        ),
+        pytest.param(
+            ONE_DESTINATION + "sources:\n  a:\n    kind: form\n    redirect: thanks.html\n",
+            ["sources.a.redirect", "Not a valid URL"],
+            id="form-option-invalid",
+        ),
+        pytest.param(
+            TWO_DESTINATIONS + "sources:\n  a:\n    kind: form\n",
+            ["sources.a.destination", "more than one destination"],
+            id="destination-omitted-with-two",
+        ),
+        pytest.param(
+            TWO_DESTINATIONS + "sources:\n  a:\n    kind: form\n    destination: elsewhere\n",
+            ["sources.a.destination", "no destination named 'elsewhere'"],
+            id="unknown-destination",
+        ),
+        pytest.param(
+            ONE_DESTINATION + "sources:\n  a:\n    kind: form\n    phone_region: USA\n",
+            ["sources.a.phone_region", "two-letter region code"],
+            id="phone-region-too-long",
+        ),
+        pytest.param(
+            ONE_DESTINATION + "sources:\n  'bad id!':\n    kind: form\n",
+            ["sources", "bad id!", "does not match"],
+            id="bad-source-id",
+        ),
+        pytest.param(
+            ONE_DESTINATION + "delivery:\n  max_attempts: 0\n",
+            ["delivery.max_attempts", "greater than or equal to 1"],
+            id="max-attempts-0",
+        ),
+        pytest.param(
+            ONE_DESTINATION + "delivery:\n  backoff_seconds: []\n",
+            ["delivery.backoff_seconds", "minimum length 1"],
+            id="backoff-empty",
+        ),
+        pytest.param(
+            ONE_DESTINATION + "delivery:\n  timeout_seconds: 10\n  lease_seconds: 10\n",
+            ["delivery.lease_seconds", "longer than timeout_seconds"],
+            id="lease-equal-to-timeout",
+        ),
+        pytest.param(
+            ONE_DESTINATION + "delivery:\n  lease_seconds: 5\n",
+            ["delivery.lease_seconds", "longer than timeout_seconds"],
+            id="lease-shorter-than-default-timeout",
+        ),
+        pytest.param(
+            ONE_DESTINATION + "retention_days: 0\n",
+            ["retention_days", "greater than or equal to 1"],
+            id="retention-0",
+        ),
+    ],
+)
+def test_invalid_config_names_the_key_and_the_problem(text, expected):
+    message = config_error(text)
+    for part in expected:
+        assert part in message
+
+
+def test_every_bad_key_is_named_at_once():
+    message = config_error(ONE_DESTINATION + "delivery:\n  max_attempts: 0\n  jitter: 2\nretention_days: 0\n")
+    assert "delivery.max_attempts" in message
+    assert "delivery.jitter" in message
+    assert "retention_days" in message
+
+
+def test_lease_longer_than_timeout_is_accepted():
+    config = parse(ONE_DESTINATION + "delivery:\n  timeout_seconds: 2\n  lease_seconds: 2.5\n")
+    assert config.delivery.lease_seconds == 2.5
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        pytest.param("destinations:\n  main:\n    base_url: not a url\n", "destinations.main.base_url:", id="dest"),
+        pytest.param(ONE_DESTINATION + "sources:\n  a: form\n", "sources.a:", id="source"),
+    ],
+)
+def test_error_path_matches_the_file(text, path):
+    assert config_error(text).startswith(path)
+
+
+def test_phone_region_must_be_a_known_region():
+    message = config_error(ONE_DESTINATION + "sources:\n  a:\n    kind: form\n    phone_region: XX\n")
+    assert "sources.a.phone_region" in message
+
+
+@pytest.mark.parametrize("text", ["- a\n- b\n", "just a sentence\n", "42\n"], ids=["list", "string", "number"])
+def test_non_mapping_file_is_refused(text):
+    assert "must be a mapping" in config_error(text)
+
+
+def test_empty_file_is_missing_its_destinations():
+    assert "destinations" in config_error("")
+
+
+def test_invalid_yaml_names_the_file(tmp_path: Path):
+    path = tmp_path / "leadgate.yaml"
+    path.write_text(ONE_DESTINATION + "sources: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, environ={})
+    assert str(path) in str(raised.value)
+    assert "not valid YAML" in str(raised.value)
+
+
+# load_config
+
+
+def test_load_config_reads_leadgate_config_path_and_records_it(tmp_path: Path):
+    path = tmp_path / "custom.yaml"
+    path.write_text(MINIMAL + "admin_token: ${TOKEN}\n", encoding="utf-8")
+    config = load_config(environ={"LEADGATE_CONFIG": str(path), "TOKEN": "t"})
+    assert config.path == str(path)
+    assert config.admin_token == "t"
+    assert list(config.sources) == ["contact-us"]
+
+
+def test_load_config_defaults_to_leadgate_yaml_in_the_working_directory(tmp_path: Path, monkeypatch):
+    (tmp_path / "leadgate.yaml").write_text(MINIMAL, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    config = load_config(environ={})
+    assert list(config.sources) == ["contact-us"]
+    assert Path(config.path) == Path(defaults.CONFIG_PATH)
+
+
+def test_missing_file_names_the_leadgate_config_path(tmp_path: Path):
+    missing = tmp_path / "nowhere" / "leadgate.yaml"
+    with pytest.raises(ConfigError) as raised:
+        load_config(environ={"LEADGATE_CONFIG": str(missing)})
+    assert str(missing) in str(raised.value)
+    assert "not found" in str(raised.value)
+    assert "LEADGATE_CONFIG" in str(raised.value)
+
+
+def test_explicit_path_wins_over_leadgate_config(tmp_path: Path):
+    path = tmp_path / "explicit.yaml"
+    path.write_text(MINIMAL, encoding="utf-8")
+    config = load_config(path, environ={"LEADGATE_CONFIG": str(tmp_path / "absent.yaml")})
+    assert config.path == str(path)
+
+
+# DeliveryPolicy
+
+
+def test_backoff_follows_the_schedule_and_the_last_value_repeats():
+    policy = DeliveryPolicy(backoff_seconds=(1, 5, 30))
+    assert [policy.backoff(n) for n in range(1, 7)] == [1.0, 5.0, 30.0, 30.0, 30.0, 30.0]
+    assert policy.backoff(0) == 1.0
+    default = DeliveryPolicy()
+    assert default.backoff(1) == 30.0
+    assert default.backoff(7) == default.backoff(50) == 14400.0
+
+
+def test_lease_defaults_to_three_timeouts_plus_grace_unless_configured():
+    assert DeliveryPolicy(timeout_seconds=2).lease_seconds == 3 * 2 + defaults.LEASE_GRACE_SECONDS
+    assert DeliveryPolicy(timeout_seconds=2, lease=7).lease_seconds == 7
+    assert parse(ONE_DESTINATION + "delivery:\n  timeout_seconds: 4\n").delivery.lease_seconds == 42
+
+
+# LEADGATE_SANDBOX_URL
+
+SANDBOX_CANDIDATES = """
+destinations:
+  keyless:
+    base_url: https://real.example/v1
+    api_key: ${CONNECTGAIN_API_KEY}
+  keyed:
+    base_url: https://other.example/v1
+    api_key: cg_live
+"""
+
+
+def test_sandbox_url_replaces_only_keyless_destinations():
+    config = parse(SANDBOX_CANDIDATES, LEADGATE_SANDBOX_URL="http://127.0.0.1:8900/")
+    keyless, keyed = config.destinations["keyless"], config.destinations["keyed"]
+    assert keyless.base_url == "http://127.0.0.1:8900"
+    assert keyless.api_key == SANDBOX_API_KEY
+    assert keyless.sandbox is True
+    assert keyless.configured
+    assert keyed.base_url == "https://other.example/v1"
+    assert keyed.api_key == "cg_live"
+    assert keyed.sandbox is False
+
+
+def test_sandbox_url_leaves_destinations_with_a_key_from_env_alone():
+    config = parse(SANDBOX_CANDIDATES, LEADGATE_SANDBOX_URL="http://127.0.0.1:8900", CONNECTGAIN_API_KEY="cg_env")
+    assert config.destinations["keyless"].base_url == "https://real.example/v1"
+    assert config.destinations["keyless"].api_key == "cg_env"
+    assert not any(d.sandbox for d in config.destinations.values())
+
+
+def test_without_sandbox_url_a_keyless_destination_stays_unconfigured():
+    keyless = parse(SANDBOX_CANDIDATES).destinations["keyless"]
+    assert keyless.base_url == "https://real.example/v1"
+    assert keyless.api_key is None
+    assert not keyless.configured
+    assert keyless.sandbox is False
