@@ -8,10 +8,11 @@ from __future__ import annotations
 from types import ModuleType
 
 from adapters import form
+from adapters import google_ads
 
 __all__ = ["KINDS", "get_adapter"]
 
-_MODULES: tuple[ModuleType, ...] = (form,)
+_MODULES: tuple[ModuleType, ...] = (form, google_ads)
 
 KINDS: dict[str, ModuleType] = {module.KIND: module for module in _MODULES}
 
