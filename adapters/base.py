@@ -30,6 +30,10 @@ Optional:
     Answers ``GET /hooks/<id>`` (subscription challenges). Without it GET is 405.
 ``acknowledge(accepted, request, source) -> Reply | None``
     Shapes the 2xx answer when the platform expects a particular body.
+``ACCEPT_UNPROCESSABLE = True``
+    For senders that must not see a 4xx (they disable the webhook, or never retry):
+    a lead with no usable contact field is acknowledged and stored as ``rejected``
+    with the reason, to be replayed once the mapping is fixed, instead of a 422.
 
 Adapters never touch Redis or the network: that is what keeps them testable and
 what makes "replay with the current mapping" possible.
