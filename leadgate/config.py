@@ -42,6 +42,9 @@ ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 PLACEHOLDER = re.compile(r"__LGENV_([0-9a-f]+)_([0-9a-f]*)__")
 
 
+NULL_HINT = "is empty (null in the file, or a ${VAR} that is not set in the environment)"
+
+
 class ConfigError(Exception):
     """The config file is missing, not YAML, or fails validation."""
 
@@ -245,7 +248,8 @@ def _flatten(messages: Any, prefix: str = "") -> list[str]:
             out.extend(_flatten(value, name))
         return out
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return [f"{prefix}: {' '.join(messages)}"]
+        text = " ".join(NULL_HINT if m == "Field may not be null." else m for m in messages)
+        return [f"{prefix}: {text}"]
     if isinstance(messages, list):
         return [line for m in messages for line in _flatten(m, prefix)]
     return [f"{prefix}: {messages}"]
@@ -253,12 +257,21 @@ def _flatten(messages: Any, prefix: str = "") -> list[str]:
 
 def _build_source(source_id: str, raw: Mapping[str, Any], destinations: Mapping[str, Destination]) -> SourceConfig:
     from adapters import get_adapter
+    from adapters.normalize import is_valid_target
 
     prefix = f"sources.{source_id}"
     try:
         common = CommonSourceSchema().load(raw)
     except ValidationError as err:
         raise ConfigError("\n".join(_flatten(err.messages, prefix))) from None
+    bad_targets = [
+        f"{prefix}.field_map.{key}: {target!r} is not a lead field (first_name, email, phone, company_name, "
+        "description, tags, source, opt_in_status, custom_fields.NAME, ... or null to drop)"
+        for key, target in common["field_map"].items()
+        if not is_valid_target(target)
+    ]
+    if bad_targets:
+        raise ConfigError("\n".join(bad_targets))
     kind = common.pop("kind")
     adapter = get_adapter(kind)
     if adapter is None:

@@ -79,7 +79,7 @@ destinations:
 sources:
   contact-us:
     kind: form
-    field_map: {"123": ${ORG_FIELD}, "unset": ${NOT_SET}, "free": ${FREE:-notes, with: colon}}
+    field_map: {"123": ${ORG_FIELD}, "unset": ${NOT_SET}, "free": ${FREE:-custom_fields.notes, with: colon}}
 """
     config = parse(text, CRM_URL="https://crm.test", CRM_KEY="cg_live", ORG_FIELD="company_name")
     assert config.destinations["main"].base_url == "https://crm.test"
@@ -87,7 +87,7 @@ sources:
     assert dict(config.sources["contact-us"].field_map) == {
         "123": "company_name",
         "unset": None,
-        "free": "notes, with: colon",
+        "free": "custom_fields.notes, with: colon",
     }
 
 
@@ -443,3 +443,16 @@ def test_without_sandbox_url_a_keyless_destination_stays_unconfigured():
     assert keyless.api_key is None
     assert not keyless.configured
     assert keyless.sandbox is False
+
+
+def test_field_map_target_that_is_not_a_lead_field_fails_at_load():
+    text = """
+destinations:
+  main: {base_url: "http://127.0.0.1:9", api_key: k}
+sources:
+  a:
+    kind: form
+    field_map: {org: company, budget: custom_fields.budget, junk: null}
+"""
+    with pytest.raises(ConfigError, match=r"sources\.a\.field_map\.org: 'company' is not a lead field"):
+        parse_yaml(text, {})
