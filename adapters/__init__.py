@@ -9,10 +9,11 @@ from types import ModuleType
 
 from adapters import form
 from adapters import google_ads
+from adapters import typeform
 
 __all__ = ["KINDS", "get_adapter"]
 
-_MODULES: tuple[ModuleType, ...] = (form, google_ads)
+_MODULES: tuple[ModuleType, ...] = (form, google_ads, typeform)
 
 KINDS: dict[str, ModuleType] = {module.KIND: module for module in _MODULES}
 
