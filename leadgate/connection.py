@@ -18,6 +18,7 @@ from pathlib import Path
 
 import redis
 from redis.backoff import ExponentialBackoff
+from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from leadgate.config import Config
@@ -50,7 +51,8 @@ class EmbeddedRedis:
     def ping(self) -> bool:
         if not self.socket.exists():
             return False
-        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1)
+        # no retries: a socket file left by a crashed server must answer "not running" at once
+        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1, retry=Retry(NoBackoff(), 0))
         try:
             return bool(client.ping())
         except redis.RedisError:
@@ -98,7 +100,8 @@ class EmbeddedRedis:
         """Shuts the server down, saving its data (AOF is already on disk)."""
         if not self.ping():
             return
-        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=5)
+        # no retries: SHUTDOWN closes the connection, and a retried SHUTDOWN could stop a fresh server
+        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=5, retry=Retry(NoBackoff(), 0))
         try:
             client.shutdown(save=True)
         except redis.ConnectionError:

@@ -21,7 +21,13 @@ log = logging.getLogger(__name__)
 
 
 class LeadWorker(SimpleWorker):
-    """RQ's in-process worker; exists so deployments can name it in ``rq`` tooling."""
+    """RQ's in-process worker, reconnecting to Redis within seconds after an outage.
+
+    RQ backs off up to 60 s between reconnects; leads acknowledged while Redis was
+    restarting should not wait a minute for an idle worker to notice it is back.
+    """
+
+    max_connection_wait_time = 5.0
 
 
 def run_worker(rt: Runtime, *, burst: bool = False, name: str | None = None, dispatch_interval: float = 1.0) -> bool:
