@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from adapters import facebook
 from adapters import form
 from adapters import google_ads
+from adapters import json
 from adapters import typeform
 
 __all__ = ["KINDS", "get_adapter"]
 
-_MODULES: tuple[ModuleType, ...] = (form, google_ads, typeform)
+_MODULES: tuple[ModuleType, ...] = (facebook, form, google_ads, json, typeform)
 
 KINDS: dict[str, ModuleType] = {module.KIND: module for module in _MODULES}
 

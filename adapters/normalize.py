@@ -306,10 +306,25 @@ def _dedupe_tags(tags: list[str]) -> list[str]:
     return out
 
 
-def _build_deal(deal: Mapping[str, Any], payload: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
+def _template_values(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``{field}`` placeholders in the source's ``tags``, ``source`` and deal title read."""
     custom = payload.get("custom_fields", {})
     # Bare "{utm_campaign}" works too, but a custom field never shadows a payload field.
-    values = {**custom, **payload, "custom_fields": custom}
+    return {**custom, **payload, "custom_fields": custom}
+
+
+def _source_name(source: SourceConfig, values: Mapping[str, Any]) -> str:
+    """The configured ``source``, rendered; the kind's default when every placeholder came out empty."""
+    rendered = render_template(source.source, values)
+    if rendered:
+        return rendered
+    from adapters import get_adapter  # imported here: the adapters package imports this module
+
+    return str(getattr(get_adapter(source.kind), "DEFAULT_SOURCE", "") or source.kind)
+
+
+def _build_deal(deal: Mapping[str, Any], payload: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
+    values = _template_values(payload)
     title, meaningful = _render(str(deal.get("title") or ""), values)
     # The default "{company_name} {first_name} {last_name} inquiry" with none of those known is
     # just "inquiry": a title that says nothing about the lead is no better than a blank one.
@@ -344,8 +359,7 @@ def finalize(draft: LeadDraft, source: SourceConfig) -> dict[str, Any]:
         "assignee_id": draft.first("assignee_id"),
         "description": "\n\n".join(draft.descriptions),
         "opt_in_status": draft.opt_in,
-        "source": draft.first("source") or source.source,
-        "tags": _dedupe_tags([*source.tags, *draft.tags]),
+        "source": draft.first("source"),
     }
     if not any(payload[name] for name in CONTACT_FIELDS):
         errors: dict[str, str] = {}
@@ -362,6 +376,12 @@ def finalize(draft: LeadDraft, source: SourceConfig) -> dict[str, Any]:
     payload["custom_fields"] = custom
     # opt_in_status False is a known answer and is sent; only absent values are left out.
     payload = {key: value for key, value in payload.items() if value is not None and value not in ("", [], {})}
+    # The config's source and tags are templates over the lead; values the sender typed never are.
+    values = _template_values(payload)
+    payload.setdefault("source", _source_name(source, values))
+    tags = _dedupe_tags([*(render_template(tag, values) for tag in source.tags), *draft.tags])
+    if tags:
+        payload["tags"] = tags
     if source.deal:
         payload["deal"] = _build_deal(source.deal, payload, source)
     problems = _LEAD_SCHEMA.validate(payload)

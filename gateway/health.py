@@ -1,4 +1,4 @@
-"""``/healthz`` (the process answers) and ``/readyz`` (it can store leads)."""
+"""``/healthz`` (the process answers), ``/readyz`` (it can store leads) and ``/metrics``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,12 @@ from flask import Blueprint
 from flask import Response
 from flask import current_app
 from flask import jsonify
+from flask import request
+
+from adapters.signatures import secrets_match
+from gateway.responses import error_response
+from leadgate import health
+from leadgate import metrics
 
 __all__ = ["bp"]
 
@@ -20,11 +26,30 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
+    """503 only when leads cannot be stored; a paused destination is reported, not a reason to stop receiving."""
     rt = current_app.extensions["leadgate"]
+    state = health.check(rt, deep=False)
+    body = {
+        "ok": state.ready,
+        "redis": "ok" if state.redis_ok else f"unreachable ({state.redis_error})",
+        "config": rt.config.path or "loaded",
+        "sources": len(rt.config.sources),
+        "paused_destinations": state.paused,
+    }
+    response = jsonify(body)
+    response.status_code = 200 if state.ready else 503
+    return response
+
+
+@bp.get("/metrics")
+def prometheus_metrics() -> Response:
+    rt = current_app.extensions["leadgate"]
+    if not rt.config.metrics_public:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not secrets_match(given, rt.config.admin_token):
+            return error_response(401, "unauthorized", "metrics need the admin token (metrics_public: false)")
     try:
-        rt.redis.ping()
+        body = metrics.render(rt)
     except redis.RedisError as err:
-        response = jsonify({"ok": False, "redis": f"unreachable ({type(err).__name__})"})
-        response.status_code = 503
-        return response
-    return jsonify({"ok": True, "redis": "ok", "sources": len(rt.config.sources)})
+        return error_response(503, "metrics_unavailable", f"cannot read metrics: {type(err).__name__}")
+    return Response(body, mimetype="text/plain; version=0.0.4; charset=utf-8")

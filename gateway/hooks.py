@@ -29,6 +29,7 @@ from adapters.base import Unprocessable
 from gateway.inbound import inbound_request
 from gateway.inbound import request_meta
 from gateway.responses import error_response
+from leadgate import metrics
 from leadgate.config import SourceConfig
 from leadgate.intake import accept
 from leadgate.runtime import Runtime
@@ -62,12 +63,14 @@ def receive(source_id: str) -> Response:
     try:
         inbound = inbound_request(request)
     except RequestEntityTooLarge:
+        count_refusal(source, "invalid")
         return error_response(413, "payload_too_large", f"the body is larger than {source.max_body_bytes} bytes")
     try:
         adapter.verify(inbound, source)
         events = adapter.parse(inbound, source)
         prepared = [prepare(adapter, source, event) for event in events]
     except AdapterError as err:
+        count_refusal(source, "unauthorized" if err.status in (401, 403) else "invalid")
         return with_cors(source, error_response(err.status, error_name(err), err.message, err.errors))
     meta = request_meta(inbound)
     idempotency_key = inbound.header("idempotency-key") or None
@@ -98,6 +101,17 @@ def receive(source_id: str) -> Response:
     return with_cors(source, reply(custom) if custom is not None else default_reply(accepted))
 
 
+def count_refusal(source: SourceConfig, counter: str) -> None:
+    """Counts a refused request; best effort, a refusal must not turn into a 503."""
+    try:
+        with runtime().redis.pipeline(transaction=False) as pipe:
+            metrics.incr(pipe, "received", source.id)
+            metrics.incr(pipe, counter, source.id)
+            pipe.execute()
+    except redis.RedisError:
+        pass
+
+
 def prepare(adapter: Any, source: SourceConfig, event: InboundEvent) -> tuple[InboundEvent, Any, str | None, str]:
     """Normalizes an inline lead now, so bad input is answered while the sender is still there."""
     if event.outcome != "queued" or not adapter.NORMALIZE_ON_RECEIVE:
@@ -123,6 +137,7 @@ def default_reply(accepted: list[Accepted]) -> Response:
         for a in accepted
     ]
     body: dict[str, Any] = {"ok": True, **items[0]} if len(items) == 1 else {"ok": True, "events": items}
+    # an empty list (a batch with no leads in it) is still a success: {"ok": true, "events": []}
     response = jsonify(body)
     response.status_code = 202
     return response

@@ -196,6 +196,129 @@ def dlq_purge(config: Config, event_id: str | None, purge_all: bool) -> None:
         sys.exit(1)
 
 
+@main.group()
+def destinations() -> None:
+    """ConnectGain destinations: list them, resume a paused one."""
+
+
+@destinations.command("list")
+@with_config
+def destinations_list(config: Config) -> None:
+    """Every destination and whether its deliveries are paused."""
+    from leadgate.health import paused_destinations
+
+    rt = runtime_for(config)
+    paused = paused_destinations(rt)
+    for name, dest in config.destinations.items():
+        state = f"PAUSED ({paused[name]['reason']})" if name in paused else "active"
+        console.print(f"{name}: {dest.base_url} {state}", highlight=False)
+
+
+@destinations.command("resume")
+@click.argument("name")
+@with_config
+def destinations_resume(config: Config, name: str) -> None:
+    """Resume a destination paused by a refused API key (fix the key first) and send what waited."""
+    from workers.replay import resume_destination
+
+    if name not in config.destinations:
+        fail(f"no destination named {name!r}")
+    rt = runtime_for(config)
+    count = resume_destination(rt, name)
+    console.print(f"destination {name} resumed; {count} waiting lead(s) queued", highlight=False)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@with_config
+def health(config: Config, as_json: bool) -> None:
+    """Exit non-zero when Redis is unreachable or deliveries are not moving (no worker, overdue events)."""
+    from leadgate.health import check
+
+    rt = Runtime.from_config(config)
+    state = check(rt)
+    if as_json:
+        click.echo(json.dumps(state.as_dict(), indent=2))
+    else:
+        for key, value in state.as_dict().items():
+            if key != "warnings":
+                console.print(f"{key}: {value}", highlight=False)
+        for warning in state.warnings:
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}")
+    sys.exit(0 if state.healthy else 1)
+
+
+@main.group()
+def facebook() -> None:
+    """Facebook/Instagram Lead Ads: backfill missed leads, retry leads parked for a token."""
+
+
+@facebook.command("backfill")
+@click.option("--source", "source_id", required=True, help="A source of kind facebook.")
+@click.option("--form", "form_id", required=True, help="The lead form id.")
+@click.option("--since", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (UTC), YYYY-MM-DD.")
+@click.option("--until", default=None, type=click.DateTime(["%Y-%m-%d"]), help="Last day (UTC), inclusive.")
+@click.option("--page", "page_id", default=None, help="The form's page id, to use its page_tokens entry.")
+@click.option("--dry-run", is_flag=True, help="Count what would be queued; queue nothing.")
+@with_config
+def facebook_backfill(
+    config: Config, source_id: str, form_id: str, since: Any, until: Any, page_id: str | None, dry_run: bool
+) -> None:
+    """Queue every lead of a form the gateway has not seen (Meta keeps leads about 90 days)."""
+    from workers.backfill import backfill_form
+
+    source = config.sources.get(source_id)
+    if source is None or source.kind != "facebook":
+        fail(f"no facebook source named {source_id!r}")
+    if (datetime.now(timezone.utc).date() - since.date()).days > 90:
+        err_console.print("[yellow]note:[/] Meta keeps leads about 90 days; older ones can no longer be read")
+    rt = runtime_for(config)
+    result = backfill_form(rt, source, form_id, since=since, until=until, page_id=page_id, dry_run=dry_run)
+    verb = "would queue" if dry_run else "queued"
+    console.print(
+        f"{result.pages} page(s), {result.listed} lead(s) listed: {result.seen} already seen, {verb} {result.queued}",
+        highlight=False,
+    )
+    if result.error:
+        fail(f"stopped early (re-running is safe): {result.error}", code=1)
+
+
+@facebook.command("retry-parked")
+@click.option("--source", "source_id", default=None, help="Only this source.")
+@with_config
+def facebook_retry_parked(config: Config, source_id: str | None) -> None:
+    """Fetch the leads parked as needs_token again, with the token now in the config."""
+    from workers.backfill import retry_parked
+
+    results = retry_parked(runtime_for(config), source_id)
+    for result in results:
+        outcome = "queued" if result.ok else f"not replayed: {result.message}"
+        console.print(f"{result.event_id}: {outcome}", highlight=False)
+    if not results:
+        console.print("no parked facebook leads")
+    if any(not result.ok for result in results):
+        sys.exit(1)
+
+
+@main.command("send-test")
+@click.argument("source_id")
+@click.option("--url", default=None, help="Gateway base URL [default: public_url, else http://127.0.0.1:5000]")
+@with_config
+def send_test(config: Config, source_id: str, url: str | None) -> None:
+    """Post a realistic sample lead to SOURCE_ID through the running gateway (signed when the kind signs)."""
+    from leadgate.sendtest import SendTestError
+    from leadgate.sendtest import send_test as post_samples
+
+    try:
+        report = post_samples(config, source_id, url)
+    except SendTestError as err:
+        fail(str(err), code=1)
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, envvar="PORT")

@@ -122,6 +122,7 @@ class Config:
     delivery: DeliveryPolicy = DeliveryPolicy()
     redis_url: str | None = None
     admin_token: str | None = field(default=None, repr=False)
+    metrics_public: bool = True
     retention_days: int = defaults.RETENTION_DAYS
     data_dir: str = defaults.DATA_DIR
     public_url: str = ""
@@ -188,6 +189,7 @@ class CommonSourceSchema(Schema):
 class ConfigSchema(Schema):
     redis_url = fields.String(load_default=None, allow_none=True)
     admin_token = fields.String(load_default=None, allow_none=True)
+    metrics_public = fields.Boolean(load_default=True)
     public_url = fields.String(load_default="")
     retention_days = fields.Integer(load_default=defaults.RETENTION_DAYS, validate=validate.Range(min=1))
     data_dir = fields.String(load_default=defaults.DATA_DIR)
@@ -348,6 +350,7 @@ def parse_config(data: Any, environ: Mapping[str, str] | None = None, path: str 
         ),
         redis_url=loaded["redis_url"] or environ.get("REDIS_URL") or None,
         admin_token=loaded["admin_token"],
+        metrics_public=loaded["metrics_public"],
         retention_days=loaded["retention_days"],
         data_dir=loaded["data_dir"],
         public_url=loaded["public_url"],

@@ -27,6 +27,7 @@ import secrets
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -35,8 +36,12 @@ from typing import Any
 import redis
 
 from leadgate import defaults
+from leadgate import metrics
 
-__all__ = ["CLAIMABLE", "FINAL", "Event", "EventStore", "STATUSES"]
+__all__ = ["CLAIMABLE", "FINAL", "PARKED", "Event", "EventStore", "STATUSES"]
+
+OUTCOME_COUNTERS = {"delivered": "delivered", "retry": "retried", "dead": "dead_lettered", "park": "parked"}
+"""The destination counter each delivery outcome adds to."""
 
 STATUSES = (
     "queued",
@@ -48,7 +53,11 @@ STATUSES = (
     "duplicate",
     "spam",
     "ignored",
+    "needs_token",
+    "paused",
 )
+PARKED = frozenset({"needs_token", "paused"})
+"""Statuses of events waiting for an operator (in ``lg:parked``), not failed."""
 CLAIMABLE = frozenset({"queued", "delivering", "retrying"})
 """Statuses a delivery job may pick up."""
 FINAL = frozenset({"delivered", "dead", "rejected", "duplicate", "spam", "ignored"})
@@ -60,6 +69,8 @@ _JSON_FIELDS = ("raw", "lead", "request", "dedupe_keys")
 _NUMBER_FIELDS = ("received_at", "updated_at", "next_attempt_at", "delivered_at", "lease_until")
 _INT_FIELDS = ("attempts", "dispatch", "last_status_code")
 
+# KEYS: event, due, paused destinations, parked, backlog, counters.
+# ARGV: id, dispatch, now, lease_until, claimable statuses
 _CLAIM = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
@@ -68,6 +79,15 @@ if not status then
 end
 if not string.find(ARGV[5], ',' .. status .. ',', 1, true) then return 0 end
 if redis.call('HGET', KEYS[1], 'dispatch') ~= ARGV[2] then return -1 end
+local destination = redis.call('HGET', KEYS[1], 'destination')
+if destination and redis.call('HEXISTS', KEYS[3], destination) == 1 then
+  redis.call('HSET', KEYS[1], 'status', 'paused', 'updated_at', ARGV[3], 'next_attempt_at', '')
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  redis.call('HINCRBY', KEYS[6], 'parked|' .. destination, 1)
+  return -2
+end
 redis.call('HSET', KEYS[1], 'status', 'delivering', 'updated_at', ARGV[3], 'lease_until', ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 return redis.call('HINCRBY', KEYS[1], 'attempts', 1)
@@ -89,8 +109,9 @@ end
 return out
 """
 
-# KEYS: event, due, dead, attempts, parked.
-# ARGV: id, dispatch, outcome, now, next_at, attempt, retention, field pairs...
+# KEYS: event, due, dead, attempts, parked, backlog, counters, latency.
+# ARGV: id, dispatch, outcome, now, next_at, attempt, retention,
+#       counter field, latency bucket field, latency seconds, destination, field pairs...
 _FINISH = """
 local outcome = ARGV[3]
 redis.call('RPUSH', KEYS[4], ARGV[6])
@@ -98,28 +119,38 @@ if outcome ~= 'delivered' then
   if redis.call('HGET', KEYS[1], 'dispatch') ~= ARGV[2] then return 0 end
   if redis.call('HGET', KEYS[1], 'status') == 'delivered' then return 0 end
 end
-if #ARGV > 7 then redis.call('HSET', KEYS[1], unpack(ARGV, 8)) end
+if #ARGV > 11 then redis.call('HSET', KEYS[1], unpack(ARGV, 12)) end
 if outcome == 'delivered' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  redis.call('ZREM', KEYS[6], ARGV[1])
   redis.call('EXPIRE', KEYS[1], ARGV[7])
   redis.call('EXPIRE', KEYS[4], ARGV[7])
+  redis.call('HINCRBY', KEYS[8], ARGV[11] .. '|' .. ARGV[9], 1)
+  redis.call('HINCRBY', KEYS[8], ARGV[11] .. '|count', 1)
+  redis.call('HINCRBYFLOAT', KEYS[8], ARGV[11] .. '|sum', ARGV[10])
 elseif outcome == 'retry' then
   redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
 elseif outcome == 'dead' then
   redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[6], ARGV[1])
   redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
 elseif outcome == 'park' then
   redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[6], ARGV[1])
   redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
 end
+redis.call('HINCRBY', KEYS[7], ARGV[8], 1)
 return 1
 """
 
 
-# KEYS: dead, event, attempts. ARGV: id, now, retention
+# KEYS: dead, event, attempts, parked, backlog. ARGV: id, now, retention
 _PURGE = """
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+local removed = redis.call('ZREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[4], ARGV[1])
+if removed == 0 then return 0 end
+redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('HSET', KEYS[2], 'status', 'purged', 'updated_at', ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('EXPIRE', KEYS[3], ARGV[3])
@@ -251,6 +282,16 @@ class EventStore:
         return f"{self.prefix}dead"
 
     @property
+    def backlog_key(self) -> str:
+        """Undelivered, unparked events by time received: the oldest-queued-age gauge reads it."""
+        return f"{self.prefix}backlog"
+
+    @property
+    def paused_key(self) -> str:
+        """Hash of paused destinations -> why; deliveries to them park instead of calling out."""
+        return f"{self.prefix}paused"
+
+    @property
     def parked_key(self) -> str:
         return f"{self.prefix}parked"
 
@@ -269,16 +310,29 @@ class EventStore:
         pipe.zadd(self.source_index_key(str(fields["source"])), {event_id: received})
         if due_at is not None:
             pipe.zadd(self.due_key, {event_id: due_at})
+            pipe.zadd(self.backlog_key, {event_id: received})
         if fields.get("status") in EXPIRING:
             pipe.expire(self.key(event_id), self.retention_seconds)
         if fields.get("status") == "dead":
             pipe.zadd(self.dead_key, {event_id: received})
 
     def claim(self, event_id: str, dispatch: int, now: float, lease_until: float) -> int:
-        """Takes an event for delivery; returns the attempt number, 0 when final, -1 when stale."""
+        """Takes an event for delivery; returns the attempt number.
+
+        0 means the event needs no delivery (final or gone), -1 that this job is stale,
+        -2 that its destination is paused (the event was parked as ``paused``).
+        """
         claimable = "," + ",".join(sorted(CLAIMABLE)) + ","
         result = self._claim(
-            keys=[self.key(event_id), self.due_key], args=[event_id, dispatch, now, lease_until, claimable]
+            keys=[
+                self.key(event_id),
+                self.due_key,
+                self.paused_key,
+                self.parked_key,
+                self.backlog_key,
+                metrics.COUNTERS_KEY,
+            ],
+            args=[event_id, dispatch, now, lease_until, claimable],
         )
         return int(result)
 
@@ -296,18 +350,33 @@ class EventStore:
         fields: Mapping[str, Any],
         next_at: float = 0.0,
         now: float | None = None,
+        *,
+        destination: str = "",
+        received_at: float | None = None,
     ) -> bool:
-        """Records one attempt and its outcome (``delivered``, ``retry`` or ``dead``).
+        """Records one attempt and its outcome (``delivered``, ``retry``, ``dead`` or ``park``).
 
         A stale job (the event was dispatched again since) only adds its attempt to
-        the log; a delivery is always recorded, whoever made it.
+        the log; a delivery is always recorded, whoever made it. The destination's
+        counters (and, for a delivery, the receipt-to-delivery latency histogram) are
+        updated in the same script, so metrics never disagree with the store.
         """
         now = time.time() if now is None else now
         pairs: list[str] = []
         for key, value in encode_fields({**fields, "updated_at": now}).items():
             pairs.extend((key, value))
+        latency = max(now - received_at, 0.0) if received_at else 0.0
         result = self._finish(
-            keys=[self.key(event_id), self.due_key, self.dead_key, self.attempts_key(event_id), self.parked_key],
+            keys=[
+                self.key(event_id),
+                self.due_key,
+                self.dead_key,
+                self.attempts_key(event_id),
+                self.parked_key,
+                self.backlog_key,
+                metrics.COUNTERS_KEY,
+                metrics.LATENCY_KEY,
+            ],
             args=[
                 event_id,
                 dispatch,
@@ -316,6 +385,10 @@ class EventStore:
                 next_at,
                 json.dumps(attempt, separators=(",", ":"), ensure_ascii=False),
                 self.retention_seconds,
+                metrics.counter_field(OUTCOME_COUNTERS[outcome], destination),
+                metrics.latency_bucket(latency),
+                repr(latency),
+                destination,
                 *pairs,
             ],
         )
@@ -342,6 +415,7 @@ class EventStore:
                 try:
                     pipe.watch(key)
                     dispatch = int(pipe.hget(key, "dispatch") or 0) + 1
+                    received = pipe.hget(key, "received_at")
                     now = time.time()
                     values = {"status": "queued", "attempts": 0, "next_attempt_at": "", **(fields or {})}
                     pipe.multi()
@@ -351,6 +425,7 @@ class EventStore:
                     pipe.zrem(self.dead_key, event_id)
                     pipe.zrem(self.parked_key, event_id)
                     pipe.zadd(self.due_key, {event_id: now + defaults.DISPATCH_GRACE_SECONDS})
+                    pipe.zadd(self.backlog_key, {event_id: float(received or now)})
                     enqueue(pipe, dispatch)
                     pipe.execute()
                     return dispatch
@@ -358,9 +433,9 @@ class EventStore:
                     continue
 
     def purge(self, event_id: str) -> bool:
-        """Removes a dead letter for good (an operator's decision); anything else is left alone."""
+        """Drops a dead letter or a parked event for good (an operator's decision); anything else is left alone."""
         result = self._purge(
-            keys=[self.dead_key, self.key(event_id), self.attempts_key(event_id)],
+            keys=[self.dead_key, self.key(event_id), self.attempts_key(event_id), self.parked_key, self.backlog_key],
             args=[event_id, time.time(), self.retention_seconds],
         )
         return bool(result)
@@ -419,3 +494,47 @@ class EventStore:
         for key in self.redis.scan_iter(match=f"{self.prefix}events:src:*", count=100):
             removed += int(self.redis.zremrangebyscore(key, "-inf", cutoff))
         return removed
+
+    # reading for the admin surface (API and dashboard)
+    def iter_index(
+        self, source: str | None = None, after: tuple[float, str] | None = None, batch: int = 200
+    ) -> Iterator[tuple[float, Event]]:
+        """Yields ``(received_at, event)`` newest first, starting just past the position ``after``.
+
+        ``after`` is the ``(received_at, event_id)`` of the last event already seen, so a
+        cursor stays exact even when events share a timestamp (ties come in descending id
+        order, Redis's reverse order for equal scores). Index entries whose record has
+        expired are skipped.
+        """
+        index = self.source_index_key(source) if source else self.index_key
+        position = after
+        while True:
+            if position is None:
+                rows = self.redis.zrevrangebyscore(index, "+inf", "-inf", start=0, num=batch, withscores=True)
+            else:
+                score, last_id = position
+                ties = self.redis.zrevrangebyscore(index, score, score, withscores=True)
+                rows = [row for row in ties if _text(row[0]) < last_id]
+                rows += self.redis.zrevrangebyscore(index, f"({score!r}", "-inf", start=0, num=batch, withscores=True)
+            if not rows:
+                return
+            pairs = [(_text(member), float(score)) for member, score in rows]
+            events = {event.id: event for event in self.get_many(event_id for event_id, _ in pairs)}
+            for event_id, score in pairs:
+                if event_id in events:
+                    yield score, events[event_id]
+            position = (pairs[-1][1], pairs[-1][0])
+
+    def count_by_status(self, source: str | None = None, since: float = 0.0, chunk: int = 500) -> dict[str, int]:
+        """How many events received since ``since`` are in each status (expired records not counted)."""
+        index = self.source_index_key(source) if source else self.index_key
+        ids = [_text(i) for i in self.redis.zrangebyscore(index, since, "+inf")]
+        counts: dict[str, int] = {}
+        for start in range(0, len(ids), chunk):
+            pipe = self.redis.pipeline(transaction=False)
+            for event_id in ids[start : start + chunk]:
+                pipe.hget(self.key(event_id), "status")
+            for status in pipe.execute():
+                if status is not None:
+                    counts[_text(status)] = counts.get(_text(status), 0) + 1
+        return counts

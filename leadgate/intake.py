@@ -19,6 +19,7 @@ import redis
 from adapters.base import Accepted
 from adapters.base import InboundEvent
 from leadgate import defaults
+from leadgate import metrics
 from leadgate.config import SourceConfig
 from leadgate.events import new_event_id
 from leadgate.runtime import Runtime
@@ -27,6 +28,9 @@ from workers.queue import enqueue_delivery
 __all__ = ["accept", "dedupe_claims"]
 
 IDEMPOTENCY_KEY_SECONDS = 86400
+
+STATUS_COUNTERS = {"queued": "accepted"}
+"""The source counter an acknowledged event adds to, by its status (the others count under their own name)."""
 
 
 def dedupe_claims(event: InboundEvent, idempotency_key: str | None) -> list[tuple[str, str, int]]:
@@ -84,9 +88,11 @@ def accept(
             try:
                 original = _find_original(pipe, store, keys) if keys else None
                 pipe.multi()
+                metrics.incr(pipe, "received", source.id)
                 if original is not None:
                     fields.update(status="duplicate", dispatch=0, duplicate_of=original, lead=None)
                     store.write_new(pipe, event_id, fields, due_at=None)
+                    metrics.incr(pipe, "duplicate", source.id)
                     pipe.execute()
                     return Accepted(event_id=original, status="duplicate", duplicate=True)
                 due_at = now + defaults.DISPATCH_GRACE_SECONDS if status == "queued" else None
@@ -95,6 +101,7 @@ def accept(
                     pipe.set(key, event_id, ex=ttl)
                 if status == "queued":
                     enqueue_delivery(runtime.queue, event_id, 1, lease, pipeline=pipe)
+                metrics.incr(pipe, STATUS_COUNTERS.get(status, status), source.id)
                 pipe.execute()
                 return Accepted(event_id=event_id, status=status)
             except redis.WatchError:

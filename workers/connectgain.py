@@ -12,6 +12,7 @@ import httpx
 
 from leadgate import defaults
 from leadgate.config import Destination
+from workers.errors import OperatorActionError
 from workers.errors import PermanentError
 from workers.errors import TransientError
 
@@ -58,6 +59,11 @@ def raise_for_response(response: httpx.Response) -> None:
     if status in RETRYABLE_STATUS or status >= 500:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         raise TransientError(message, status_code=status, body=body, retry_after=retry_after)
+    if status == 401:
+        # a revoked key fails every lead the same way: pause the destination, don't dead-letter them all
+        raise OperatorActionError(
+            f"{message}: API key refused; destination paused", park_as="paused", status_code=status, body=body
+        )
     raise PermanentError(message, status_code=status, body=body)
 
 

@@ -8,6 +8,7 @@ outcome goes through :meth:`EventStore.finish`, which ignores stale jobs.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -25,13 +26,17 @@ from workers.errors import DeliveryError
 from workers.errors import OperatorActionError
 from workers.errors import PermanentError
 from workers.errors import TransientError
+from workers.graph import fetch_leadgen
+
+PAUSED = -2
+"""What ``EventStore.claim`` answers when the event's destination is paused."""
 
 __all__ = ["LEAD_FETCHERS", "deliver", "deliver_event", "prepare_lead", "retry_delay"]
 
 log = logging.getLogger(__name__)
 
 LeadFetcher = Callable[[Runtime, Event, Any], dict[str, Any]]
-LEAD_FETCHERS: dict[str, LeadFetcher] = {}
+LEAD_FETCHERS: dict[str, LeadFetcher] = {"facebook": fetch_leadgen}
 """Kinds whose webhook only names a lead register here how to fetch its raw data (e.g. facebook)."""
 
 _client: ConnectGainClient | None = None
@@ -80,6 +85,9 @@ def deliver(rt: Runtime, client: ConnectGainClient, event_id: str, dispatch: int
     policy = rt.config.delivery
     started = time.time()
     attempt_no = rt.store.claim(event_id, dispatch, started, started + policy.lease_seconds)
+    if attempt_no == PAUSED:
+        log.info("parked %s: its destination is paused", event_id)
+        return "paused"
     if attempt_no <= 0:
         return "skipped"
     event = rt.store.get(event_id)
@@ -111,6 +119,8 @@ def deliver(rt: Runtime, client: ConnectGainClient, event_id: str, dispatch: int
             "last_error": "",
             "next_attempt_at": "",
         },
+        destination=event.destination,
+        received_at=event.received_at,
     )
     log.info("delivered %s from %s (attempt %d, %d ms)", event_id, event.source, attempt_no, attempt["duration_ms"])
     return "delivered"
@@ -134,22 +144,29 @@ def _record_failure(
         next_at = time.time() + retry_delay(policy, attempt_no, err.retry_after)
         attempt["outcome"] = "retry"
         fields.update(status="retrying", next_attempt_at=next_at)
-        rt.store.finish(event.id, dispatch, "retry", attempt, fields, next_at=next_at)
+        rt.store.finish(event.id, dispatch, "retry", attempt, fields, next_at=next_at, destination=event.destination)
         log.warning("retrying %s from %s at +%.0fs: %s", event.id, event.source, next_at - time.time(), err.message)
         return "retry"
     if isinstance(err, OperatorActionError):
         attempt["outcome"] = err.park_as
         fields.update(status=err.park_as, next_attempt_at="")
-        rt.store.finish(event.id, dispatch, "park", attempt, fields)
+        if err.park_as == "paused":
+            pause_destination(rt, event.destination, err.message)
+        rt.store.finish(event.id, dispatch, "park", attempt, fields, destination=event.destination)
         log.warning("parked %s from %s as %s: %s", event.id, event.source, err.park_as, err.message)
         return err.park_as
     if isinstance(err, TransientError):
         fields["last_error"] = f"gave up after {attempt_no} attempts: {err.message}"
     attempt["outcome"] = "dead"
     fields.update(status="dead", next_attempt_at="", dead_at=time.time())
-    rt.store.finish(event.id, dispatch, "dead", attempt, fields)
+    rt.store.finish(event.id, dispatch, "dead", attempt, fields, destination=event.destination)
     log.error("dead-lettered %s from %s: %s", event.id, event.source, fields["last_error"])
     return "dead"
+
+
+def pause_destination(rt: Runtime, destination: str, reason: str) -> None:
+    """Stops deliveries to a destination until ``leadgate destinations resume`` (e.g. its API key was revoked)."""
+    rt.redis.hsetnx(rt.store.paused_key, destination, json.dumps({"reason": reason, "at": time.time()}))
 
 
 def _ms(started: float) -> int:

@@ -7,6 +7,7 @@ A replay re-normalizes the stored raw event with the *current* config (so a fixe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from adapters import get_adapter
 from adapters.base import Unprocessable
@@ -25,6 +26,16 @@ class ReplayResult:
     ok: bool
     message: str
     status: str
+
+
+def requeue(rt: Runtime, event_id: str, fields: dict[str, Any]) -> int:
+    """Queues an event again now, its job written in the same transaction; returns the dispatch number."""
+    lease = rt.config.delivery.lease_seconds
+    return rt.store.requeue(
+        event_id,
+        lambda pipe, dispatch: enqueue_delivery(rt.queue, event_id, dispatch, lease, pipeline=pipe),
+        fields=fields,
+    )
 
 
 def replay_event(rt: Runtime, event_id: str, *, force: bool = False) -> ReplayResult:
@@ -46,10 +57,14 @@ def replay_event(rt: Runtime, event_id: str, *, force: bool = False) -> ReplayRe
         except Unprocessable as err:
             rt.store.update(event_id, last_error=f"replay: {err.message}: {err.errors}")
             return ReplayResult(event_id, False, f"{err.message}: {err.errors}", event.status)
-    lease = rt.config.delivery.lease_seconds
-    rt.store.requeue(
-        event_id,
-        lambda pipe, dispatch: enqueue_delivery(rt.queue, event_id, dispatch, lease, pipeline=pipe),
-        fields={"lead": lead, "destination": source.destination, "last_error": ""},
-    )
+    requeue(rt, event_id, {"lead": lead, "destination": source.destination, "last_error": ""})
     return ReplayResult(event_id, True, "queued", "queued")
+
+
+def resume_destination(rt: Runtime, destination: str) -> int:
+    """Un-pauses a destination and queues every lead that waited for it; returns how many."""
+    rt.redis.hdel(rt.store.paused_key, destination)
+    waiting = [e for e in rt.store.parked() if e.status == "paused" and e.destination == destination]
+    for event in waiting:
+        requeue(rt, event.id, {"last_error": ""})
+    return len(waiting)

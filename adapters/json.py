@@ -1,0 +1,335 @@
+"""The ``json`` source kind: any sender that POSTs JSON (Webflow, Calendly, Jotform, a backend), mapped in config.
+
+The source's ``mapping`` names, for each ConnectGain field (or ``custom_fields.X``), a JMESPath
+expression evaluated against one lead of the body. A body that is a JSON array, or whose ``items``
+expression selects an array, holds one lead per element; otherwise the whole body is the lead.
+``event_id`` (JMESPath, per lead) gives the platform id re-sends are deduplicated on. With
+``unmapped: custom_fields`` (the default) every other top-level scalar of a lead is kept in
+``custom_fields`` under its own name (``field_map`` may redirect or drop those names); ``drop``
+keeps only what ``mapping`` names.
+
+Authentication is optional and configured per source: a ``token`` sent as ``Authorization: Bearer``
+or ``?token=``, and/or a ``secret`` that signs the raw body (``X-Signature-256: sha256=<hex>``).
+The stored event is the lead element only, never a token or a signature.
+
+A lead whose mapping yields no contact field is stored as ``rejected`` (``ACCEPT_UNPROCESSABLE``):
+the usual cause is a mapping mistake, and a stored event can be replayed once the mapping is fixed.
+
+Expressions are compiled at config load, so a typo stops start-up naming the source and key. No I/O:
+the module only reads the request or stored event it is handed.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+from collections.abc import Iterable
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+import jmespath
+from jmespath.exceptions import JMESPathError
+from jmespath.functions import Functions
+from jmespath.parser import ParsedResult
+from marshmallow import Schema
+from marshmallow import ValidationError
+from marshmallow import fields
+from marshmallow import validate
+
+from adapters.base import BadInput
+from adapters.base import InboundEvent
+from adapters.base import InboundRequest
+from adapters.base import Unauthorized
+from adapters.base import Unprocessable
+from adapters.normalize import LeadDraft
+from adapters.normalize import finalize
+from adapters.normalize import is_valid_target
+from adapters.normalize import map_target
+from adapters.signatures import require_hmac_sha256
+from adapters.signatures import secrets_match
+from leadgate.config import SourceConfig
+
+__all__ = [
+    "ACCEPT_UNPROCESSABLE",
+    "DEFAULT_SOURCE",
+    "KIND",
+    "NORMALIZE_ON_RECEIVE",
+    "Options",
+    "SIGNATURE_HEADER",
+    "compile_expression",
+    "normalize",
+    "parse",
+    "verify",
+]
+
+KIND = "json"
+DEFAULT_SOURCE = "webhook"
+NORMALIZE_ON_RECEIVE = True
+ACCEPT_UNPROCESSABLE = True
+"""A lead the mapping cannot read is usually a mapping mistake: kept as ``rejected``, it is replayable after the fix."""
+
+SIGNATURE_HEADER = "X-Signature-256"
+TOKEN_QUERY = "token"
+UNMAPPED_MODES = ("custom_fields", "drop")
+SCALARS = (str, int, float, bool)
+NOT_A_FIELD = frozenset({"", "-", "drop"})
+
+EMPTY_SECRET = "is empty (an unset ${{{{VAR}}}}?); remove the {key} key to accept unauthenticated posts"
+"""Formatted twice: here with the key name, then by marshmallow (hence the doubled braces)."""
+MAPPING_HELP = "map at least one ConnectGain field to a JMESPath expression, e.g. email: payload.email"
+
+
+@lru_cache(maxsize=512)
+def compile_expression(expression: str) -> ParsedResult:
+    """Compiles a JMESPath expression and checks every function it calls exists with that many arguments.
+
+    Raises:
+        ValueError: with one line saying what is wrong (jmespath's own message, first line).
+    """
+    try:
+        parsed = jmespath.compile(expression)
+    except JMESPathError as err:
+        # jmespath's message spans lines, the last one a caret under the column: keep one line.
+        lines = [line.strip() for line in str(err).splitlines() if line.strip().strip("^")]
+        reason = " ".join(lines) or type(err).__name__
+        hint = ' (quote names with spaces or dashes: payload.data."First Name")' if " " in expression else ""
+        raise ValueError(f"not a valid JMESPath expression: {reason}{hint}") from None
+    _check_functions(parsed.parsed)
+    return parsed
+
+
+def _check_functions(node: Mapping[str, Any]) -> None:
+    """Unknown functions and wrong arities are only found when jmespath evaluates them: find them now."""
+    if node.get("type") == "function_expression":
+        name = node.get("value")
+        spec = Functions.FUNCTION_TABLE.get(name)
+        if spec is None:
+            known = ", ".join(sorted(Functions.FUNCTION_TABLE))
+            raise ValueError(f"unknown JMESPath function {name}(); JMESPath has {known}")
+        signature = spec["signature"]
+        given = len(node.get("children", ()))
+        variadic = bool(signature) and signature[-1].get("variadic", False)
+        wrong = given < len(signature) if variadic else given != len(signature)
+        if wrong:
+            wanted = f"at least {len(signature)}" if variadic else str(len(signature))
+            raise ValueError(f"{name}() takes {wanted} argument(s), not {given}")
+    for child in node.get("children", ()):
+        if isinstance(child, Mapping):
+            _check_functions(child)
+
+
+def _validate_expression(expression: str) -> None:
+    try:
+        compile_expression(expression)
+    except ValueError as err:
+        raise ValidationError(str(err)) from None
+
+
+def _validate_target(target: str) -> None:
+    if target.strip() in NOT_A_FIELD or not is_valid_target(target):
+        raise ValidationError(
+            f"{target!r} is not a ConnectGain field: use first_name, last_name, full_name, email, phone, "
+            "company_name, description, tags, opt_in_status, source, ... or custom_fields.<name>"
+        )
+
+
+def _secret_field(key: str) -> fields.String:
+    """Optional, but present-and-empty is an error: an unset ``${VAR}`` must not switch authentication off."""
+    return fields.String(
+        load_default=None,
+        allow_none=False,
+        validate=validate.Length(min=1, error=EMPTY_SECRET.format(key=key)),
+        error_messages={"null": EMPTY_SECRET.format(key=key)},
+    )
+
+
+class Options(Schema):
+    """The ``json`` kind's own config keys."""
+
+    token = _secret_field("token")
+    secret = _secret_field("secret")
+    items = fields.String(load_default=None, validate=_validate_expression)
+    event_id = fields.String(load_default=None, validate=_validate_expression)
+    mapping = fields.Dict(
+        keys=fields.String(validate=_validate_target),
+        values=fields.String(validate=_validate_expression),
+        required=True,
+        validate=validate.Length(min=1, error=MAPPING_HELP),
+        error_messages={"required": MAPPING_HELP},
+    )
+    unmapped = fields.String(load_default="custom_fields", validate=validate.OneOf(UNMAPPED_MODES))
+
+
+def _bearer(authorization: str) -> str | None:
+    scheme, _, credentials = authorization.strip().partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
+def verify(request: InboundRequest, source: SourceConfig) -> None:
+    """Checks the token (bearer header or ``?token=``) and the body signature, whichever are configured."""
+    token = source.option("token")
+    if token:
+        candidates = (_bearer(request.header("authorization")), request.query_value(TOKEN_QUERY) or None)
+        # Both compared, always, so the answer time says nothing about which one was tried.
+        matches = [secrets_match(candidate, token) for candidate in candidates]
+        if not any(matches):
+            raise Unauthorized("missing or wrong token: send Authorization: Bearer <token> or ?token=<token>")
+    secret = source.option("secret")
+    if secret:
+        require_hmac_sha256(request.body, secret, request.header(SIGNATURE_HEADER), header=SIGNATURE_HEADER)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _load_body(request: InboundRequest) -> Any:
+    try:
+        text = request.body.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise BadInput(f"the body is not valid UTF-8 (byte {err.start})") from None
+    try:
+        return jsonlib.loads(text, parse_constant=_reject_constant)
+    except ValueError as err:
+        sent = f" (sent as {request.content_type})" if request.content_type else ""
+        raise BadInput(f"the body is not valid JSON{sent}: {err}") from None
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(type(value), "a number")
+
+
+def _search(option: str, expression: str, data: Any) -> Any:
+    try:
+        return compile_expression(expression).search(data)
+    except JMESPathError as err:
+        raise BadInput(f"{option} {expression!r} failed on this body: {err}", errors={option: str(err)}) from None
+
+
+def _leads(body: Any, source: SourceConfig) -> list[Any]:
+    items = source.option("items")
+    if items:
+        found = _search("items", items, body)
+        if not isinstance(found, list):
+            got = "nothing" if found is None else _type_name(found)
+            raise BadInput(
+                f"items {items!r} must select an array of leads; in this body it selects {got}",
+                errors={"items": f"selected {got}"},
+            )
+        return found
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict):
+        return [body]
+    raise BadInput(f"the JSON body must be an object (one lead) or an array of leads, not {_type_name(body)}")
+
+
+def _dedupe_keys(lead: Any, index: int, source: SourceConfig) -> tuple[str, ...]:
+    expression = source.option("event_id")
+    if not expression:
+        return ()
+    value = _search("event_id", expression, lead)
+    if value is None or value == "":
+        return ()
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise BadInput(
+            f"event_id {expression!r} must select a string or number; for lead {index} it selects {_type_name(value)}",
+            errors={"event_id": f"selected {_type_name(value)}"},
+        )
+    return (str(value).strip(),)
+
+
+def parse(request: InboundRequest, source: SourceConfig) -> list[InboundEvent]:
+    """One event per lead in the body, each stored as ``{"item": <the lead>}``; none is one ``ignored`` event."""
+    body = _load_body(request)
+    leads = _leads(body, source)
+    if not leads:
+        # Acknowledged and kept as history, not refused: an ``items`` filter such as
+        # ``[@][?event=='invitee.created']`` selects nothing for the events that are not leads, and
+        # a 4xx would make the sender retry them or switch the webhook off.
+        return [InboundEvent(raw={"body": body}, outcome="ignored", reason="no leads in the body")]
+    events: list[InboundEvent] = []
+    for index, lead in enumerate(leads):
+        if not isinstance(lead, dict):
+            raise BadInput(
+                f"lead {index} of the body is {_type_name(lead)}; each lead must be a JSON object",
+                errors={f"items[{index}]": "not an object"},
+            )
+        events.append(InboundEvent(raw={"item": lead}, dedupe_keys=_dedupe_keys(lead, index, source)))
+    return events
+
+
+def _root_fields(node: Mapping[str, Any]) -> set[str]:
+    """Top-level names an expression reads from the lead itself (``a`` in ``a.b[0]``, both in ``join(' ', [a, b])``).
+
+    Projections, filters and pipes evaluate their right side on what their left side selected, and
+    ``&expr`` on array elements, so only their left side reads the lead.
+    """
+    kind = node.get("type")
+    children = [child for child in node.get("children", ()) if isinstance(child, Mapping)]
+    if kind == "field":
+        return {str(node.get("value"))}
+    if kind in {"subexpression", "index_expression", "pipe", "projection", "value_projection", "flatten"}:
+        return _root_fields(children[0]) if children else set()
+    if kind == "filter_projection":
+        return _root_fields(children[0]) if children else set()
+    if kind in {
+        "function_expression",
+        "multi_select_list",
+        "multi_select_dict",
+        "key_val_pair",
+        "or_expression",
+        "and_expression",
+        "not_expression",
+        "comparator",
+    }:
+        return set().union(*(_root_fields(child) for child in children)) if children else set()
+    return set()
+
+
+def _read_fields(expressions: Iterable[str]) -> set[str]:
+    names: set[str] = set()
+    for expression in expressions:
+        names |= _root_fields(compile_expression(expression).parsed)
+    return names
+
+
+def normalize(raw: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
+    """Builds the ConnectGain payload from one stored lead with the source's current mapping.
+
+    Raises:
+        Unprocessable: when an expression fails on this lead (``errors`` names ``mapping.<field>``),
+            or when no usable contact field results.
+    """
+    lead = raw.get("item")
+    if not isinstance(lead, Mapping):
+        raise Unprocessable("the stored event holds no lead object", errors={"item": "not an object"})
+    mapping: Mapping[str, str] = source.option("mapping") or {}
+    draft = LeadDraft()
+    failures: dict[str, str] = {}
+    for target, expression in mapping.items():
+        try:
+            value = compile_expression(expression).search(dict(lead))
+        except (JMESPathError, ValueError) as err:
+            failures[f"mapping.{target}"] = f"{expression!r} failed on this lead: {err}"
+            continue
+        draft.assign(target, value)
+    keep_unmapped = source.option("unmapped", "custom_fields") == "custom_fields"
+    read = _read_fields(mapping.values())
+    for name, value in lead.items():
+        if name in read or not str(name).strip() or not isinstance(value, SCALARS):
+            continue
+        found, target = map_target(name, source.field_map)
+        # field_map is explicit, so it applies under ``unmapped: drop`` too.
+        if not found and not keep_unmapped:
+            continue
+        try:
+            draft.assign(target if found else f"custom_fields.{name}", value)
+        except ValueError as err:
+            # field_map targets are not checked at config load: park the lead (rejected, replayable), never 500.
+            failures[f"field_map.{name}"] = str(err)
+    if failures:
+        raise Unprocessable("a mapping expression or field_map entry failed", errors=failures)
+    return finalize(draft, source)

@@ -1,0 +1,99 @@
+"""Health of the whole pipeline, shared by ``/readyz``, ``/metrics`` and ``leadgate health``.
+
+Ready means: Redis answers, the config loaded. Healthy (for ``leadgate health``) also
+means deliveries are moving: some worker is registered and no event is overdue by
+more than ``STALL_SECONDS`` (which only happens when no dispatcher runs). Redis
+settings that can lose acknowledged leads (no AOF, an evicting maxmemory policy)
+are reported as warnings.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import redis
+from rq import Worker
+
+__all__ = ["Health", "check", "paused_destinations"]
+
+STALL_SECONDS = 120
+"""An event this much past its due time means nobody is dispatching deliveries."""
+
+
+@dataclass
+class Health:
+    redis_ok: bool = False
+    redis_error: str = ""
+    workers: int = 0
+    overdue: int = 0
+    queue_depth: int = 0
+    dead_letters: int = 0
+    paused: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return self.redis_ok
+
+    @property
+    def healthy(self) -> bool:
+        return self.redis_ok and self.workers > 0 and self.overdue == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.healthy,
+            "redis": "ok" if self.redis_ok else f"unreachable ({self.redis_error})",
+            "workers": self.workers,
+            "queue_depth": self.queue_depth,
+            "overdue": self.overdue,
+            "dead_letters": self.dead_letters,
+            "paused_destinations": self.paused,
+            "warnings": self.warnings,
+        }
+
+
+def paused_destinations(rt: Any) -> dict[str, Any]:
+    raw = rt.redis.hgetall(rt.store.paused_key)
+    return {k.decode(): json.loads(v) for k, v in raw.items()}
+
+
+def check(rt: Any, *, deep: bool = True) -> Health:
+    """Reads the pipeline's state; ``deep`` adds the worker registry and Redis persistence settings."""
+    health = Health()
+    try:
+        rt.redis.ping()
+        health.redis_ok = True
+        health.paused = paused_destinations(rt)
+        if not deep:
+            return health
+        now = time.time()
+        health.queue_depth = int(rt.redis.zcard(rt.store.due_key))
+        health.overdue = int(rt.redis.zcount(rt.store.due_key, "-inf", now - STALL_SECONDS))
+        health.dead_letters = int(rt.redis.zcard(rt.store.dead_key))
+        health.workers = len(Worker.all(connection=rt.redis))
+        health.warnings = persistence_warnings(rt.redis)
+    except redis.RedisError as err:
+        health.redis_ok = False
+        health.redis_error = type(err).__name__
+    return health
+
+
+def persistence_warnings(client: redis.Redis) -> list[str]:
+    """Redis settings under which an acknowledged lead can vanish."""
+    warnings = []
+    try:
+        settings = client.config_get("appendonly") | client.config_get("maxmemory-policy")
+    except redis.ResponseError:  # managed Redis services may forbid CONFIG
+        return ["cannot read Redis settings (CONFIG GET refused): make sure appendonly=yes and noeviction"]
+    if settings.get("appendonly") != "yes":
+        warnings.append("Redis appendonly is off: a Redis restart can lose acknowledged leads (set appendonly yes)")
+    if settings.get("maxmemory-policy") != "noeviction":
+        warnings.append(
+            f"Redis maxmemory-policy is {settings.get('maxmemory-policy')}: it may evict queued leads "
+            "(set maxmemory-policy noeviction)"
+        )
+    return warnings
