@@ -38,6 +38,7 @@ from adapters.normalize import LeadDraft
 from adapters.normalize import canonical_key
 from adapters.normalize import finalize
 from adapters.normalize import map_target
+from adapters.options import rate_limit_field
 from leadgate.config import SourceConfig
 
 __all__ = [
@@ -111,6 +112,7 @@ class Options(Schema):
     honeypot = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1))
     redirect = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"}, require_tld=False)
     allowed_origins = fields.List(fields.String(validate=_validate_origin), load_default=list)
+    rate_limit = rate_limit_field()
 
 
 def verify(request: InboundRequest, source: SourceConfig) -> None:

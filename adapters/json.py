@@ -45,6 +45,7 @@ from adapters.normalize import LeadDraft
 from adapters.normalize import finalize
 from adapters.normalize import is_valid_target
 from adapters.normalize import map_target
+from adapters.options import rate_limit_field
 from adapters.signatures import require_hmac_sha256
 from adapters.signatures import secrets_match
 from leadgate.config import SourceConfig
@@ -158,6 +159,7 @@ class Options(Schema):
         error_messages={"required": MAPPING_HELP},
     )
     unmapped = fields.String(load_default="custom_fields", validate=validate.OneOf(UNMAPPED_MODES))
+    rate_limit = rate_limit_field()
 
 
 def _bearer(authorization: str) -> str | None:

@@ -16,6 +16,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     """Builds the gateway; with no arguments the config comes from ``$LEADGATE_CONFIG``."""
     from gateway import health
     from gateway import hooks
+    from gateway import limits
     from gateway import responses
 
     configure_logging()
@@ -25,6 +26,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     app.extensions["leadgate"] = runtime
     app.json.sort_keys = False
     responses.init_app(app)
+    limits.init_app(app)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(health.bp)
     return app

@@ -28,6 +28,10 @@ from adapters.base import Reply
 from adapters.base import Unprocessable
 from gateway.inbound import inbound_request
 from gateway.inbound import request_meta
+from gateway.limits import limiter
+from gateway.limits import source_key
+from gateway.limits import source_limit
+from gateway.limits import unlimited
 from gateway.responses import error_response
 from leadgate import metrics
 from leadgate.config import SourceConfig
@@ -46,7 +50,27 @@ def runtime() -> Runtime:
     return current_app.extensions["leadgate"]
 
 
+def rate_limited(limit: Any) -> Response:
+    """The 429 answer: JSON like every refusal, counted; flask-limiter adds Retry-After."""
+    source = runtime().config.sources.get((request.view_args or {}).get("source_id", ""))
+    if source is not None:
+        count_refusal(source, "rate_limited")
+    return error_response(429, "rate_limited", f"too many requests from this address ({limit.limit})")
+
+
+def count_refusal(source: SourceConfig, counter: str) -> None:
+    """Counts a refused request; best effort, a refusal must not turn into a 503."""
+    try:
+        with runtime().redis.pipeline(transaction=False) as pipe:
+            metrics.incr(pipe, "received", source.id)
+            metrics.incr(pipe, counter, source.id)
+            pipe.execute()
+    except redis.RedisError:
+        pass
+
+
 @bp.route("/hooks/<source_id>", methods=["GET", "POST", "OPTIONS"])
+@limiter.limit(source_limit, key_func=source_key, exempt_when=unlimited, on_breach=rate_limited)
 def receive(source_id: str) -> Response:
     source = runtime().config.sources.get(source_id)
     if source is None:
@@ -99,17 +123,6 @@ def receive(source_id: str) -> Response:
     acknowledge = getattr(adapter, "acknowledge", None)
     custom = acknowledge(accepted, inbound, source) if acknowledge else None
     return with_cors(source, reply(custom) if custom is not None else default_reply(accepted))
-
-
-def count_refusal(source: SourceConfig, counter: str) -> None:
-    """Counts a refused request; best effort, a refusal must not turn into a 503."""
-    try:
-        with runtime().redis.pipeline(transaction=False) as pipe:
-            metrics.incr(pipe, "received", source.id)
-            metrics.incr(pipe, counter, source.id)
-            pipe.execute()
-    except redis.RedisError:
-        pass
 
 
 def prepare(adapter: Any, source: SourceConfig, event: InboundEvent) -> tuple[InboundEvent, Any, str | None, str]:

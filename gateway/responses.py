@@ -31,6 +31,8 @@ def error_response(
 
 
 def _http_error(err: HTTPException) -> Response:
+    if err.response is not None:  # the raiser already built the JSON answer (e.g. the rate limiter's 429)
+        return err.response  # type: ignore[return-value]
     name = (err.name or "error").lower().replace(" ", "_")
     response = error_response(err.code or 500, name, err.description or err.name)
     if err.code == 405 and hasattr(err, "valid_methods") and err.valid_methods:
