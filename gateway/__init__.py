@@ -14,9 +14,13 @@ __all__ = ["create_app"]
 
 def create_app(config: Config | None = None, runtime: Runtime | None = None) -> Flask:
     """Builds the gateway; with no arguments the config comes from ``$LEADGATE_CONFIG``."""
+    from gateway import admin_api
+    from gateway import auth
+    from gateway import dashboard
     from gateway import health
     from gateway import hooks
     from gateway import limits
+    from gateway import openapi
     from gateway import responses
 
     configure_logging()
@@ -29,4 +33,8 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     limits.init_app(app)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(health.bp)
+    auth.init_app(app)
+    app.register_blueprint(admin_api.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(openapi.bp)
     return app

@@ -1,0 +1,198 @@
+"""``/admin/api/``: the admin JSON API (sources, event history, replay, dead letters).
+
+Authentication happens before any view here (:mod:`gateway.auth`: bearer token, 404
+when the admin surface is off). Answers are dumped through :mod:`gateway.schemas`,
+the same classes ``/openapi.json`` is generated from. What an event shows is decided
+here once and reused by the dashboard: payloads and request data are redacted again on
+the way out, whatever was stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import jsonify
+from flask import request
+from marshmallow import ValidationError
+
+from gateway.inbound import SECRET_NAME
+from gateway.responses import error_response
+from gateway.schemas import EventDetailSchema
+from gateway.schemas import EventPageSchema
+from gateway.schemas import EventQuerySchema
+from gateway.schemas import PurgeResultSchema
+from gateway.schemas import ReplayBatchSchema
+from gateway.schemas import ReplayQuerySchema
+from gateway.schemas import ReplayResultSchema
+from gateway.schemas import SourceListSchema
+from gateway.schemas import SourcesQuerySchema
+from leadgate.events import Event
+from leadgate.runtime import Runtime
+from workers.history import CursorError
+from workers.history import contact_of
+from workers.history import find_events
+from workers.history import payload_diff
+from workers.history import source_counters
+from workers.replay import ReplayResult
+from workers.replay import replay_event
+
+__all__ = ["bp", "event_detail", "event_summary", "redact_fields", "redact_request", "replay_waiting"]
+
+bp = Blueprint("admin_api", __name__, url_prefix="/admin/api")
+
+REDACTED = "[redacted]"
+SECRET_FIELD = re.compile(r"(secret|token|passw|signature|api[_-]?key|google_key|authorization|credential)", re.I)
+"""Payload field names never shown, even if a sender put a secret in the body (the adapters already drop theirs)."""
+SECRET_VALUE = re.compile(r"^\s*(bearer|basic|token)\s+\S", re.I)
+"""Header values that carry a credential whatever the header is called."""
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["leadgate"]
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def redact_request(meta: Any) -> dict[str, Any] | None:
+    """The stored request meta with secret-named headers and query values redacted (again: defence in depth)."""
+    if not isinstance(meta, Mapping):
+        return None
+
+    def hide(name: str, value: Any) -> str:
+        text = "" if value is None else str(value)
+        return REDACTED if SECRET_NAME.search(name) or SECRET_VALUE.match(text) else text
+
+    headers = {str(n): hide(str(n), v) for n, v in (meta.get("headers") or {}).items()}
+    query = {
+        str(n): [hide(str(n), v) for v in (values if isinstance(values, list) else [values])]
+        for n, values in (meta.get("query") or {}).items()
+    }
+    kept = {k: meta[k] for k in ("method", "content_type", "remote_addr", "body_bytes") if k in meta}
+    return {**kept, "headers": headers, "query": query}
+
+
+def redact_fields(value: Any) -> Any:
+    """A copy of a payload with secret-named fields (dict keys or form ``[name, value]`` pairs) redacted."""
+    if isinstance(value, Mapping):
+        return {k: REDACTED if SECRET_FIELD.search(str(k)) else redact_fields(v) for k, v in value.items()}
+    if isinstance(value, list):
+        if len(value) == 2 and isinstance(value[0], str) and SECRET_FIELD.search(value[0]):
+            return [value[0], REDACTED]
+        return [redact_fields(item) for item in value]
+    return value
+
+
+def event_summary(event: Event) -> dict[str, Any]:
+    """What a list shows of one event: its fate and who the lead is."""
+    return {**event.summary(), "kind": event.kind, "contact": contact_of(event.lead)}
+
+
+def event_detail(rt: Runtime, event: Event) -> dict[str, Any]:
+    """Everything about one event, redacted for display."""
+    raw = redact_fields(event.raw)
+    lead = redact_fields(event.lead) if event.lead else None
+    return {
+        **event_summary(event),
+        "destination": event.destination,
+        "raw": raw,
+        "request": redact_request(event.request),
+        "lead": lead,
+        "delivery_attempts": rt.store.attempts(event.id),
+        "diff": payload_diff(raw, lead),
+    }
+
+
+def replay_waiting(rt: Runtime, source: str | None = None) -> list[ReplayResult]:
+    """Replays every dead letter and parked event (of one source, when given), like ``leadgate dlq replay --all``."""
+    waiting = rt.store.dead_letters(source) + rt.store.parked(source)
+    return [replay_event(rt, event.id) for event in waiting]
+
+
+def _load(schema: Any) -> dict[str, Any] | Response:
+    """The query string through ``schema``; an empty parameter (``status=``) counts as absent."""
+    try:
+        return schema.load({name: value for name, value in request.args.items() if value != ""})
+    except ValidationError as err:
+        return error_response(400, "bad_request", "invalid query parameters", err.messages)
+
+
+@bp.get("/sources")
+def list_sources() -> Response:
+    return jsonify(SourceListSchema().dump({"sources": source_counters(runtime())}))
+
+
+@bp.get("/events")
+def list_events() -> Response:
+    query = _load(EventQuerySchema())
+    if isinstance(query, Response):
+        return query
+    try:
+        page = find_events(
+            runtime().store,
+            source=query.get("source"),
+            status=query.get("status"),
+            query=query.get("q"),
+            limit=query["limit"],
+            cursor=query.get("cursor"),
+        )
+    except CursorError as err:
+        return error_response(400, "bad_request", str(err), {"cursor": [str(err)]})
+    body = {"events": [event_summary(e) for e in page.events], "next_cursor": page.next_cursor}
+    return jsonify(EventPageSchema().dump(body))
+
+
+@bp.get("/events/<event_id>")
+def show_event(event_id: str) -> Response:
+    rt = runtime()
+    event = rt.store.get(event_id)
+    if event is None:
+        return error_response(404, "unknown_event", f"no event {event_id!r} (it may have expired)")
+    return jsonify(EventDetailSchema().dump(event_detail(rt, event)))
+
+
+@bp.post("/events/<event_id>/replay")
+def replay(event_id: str) -> Response:
+    query = _load(ReplayQuerySchema())
+    if isinstance(query, Response):
+        return query
+    result = replay_event(runtime(), event_id, force=query["force"])
+    if result.status == "missing":
+        return error_response(404, "unknown_event", f"no event {event_id!r} (it may have expired)")
+    if not result.ok:
+        return error_response(409, "replay_refused", result.message, {"status": result.status})
+    response = jsonify(ReplayResultSchema().dump(result))
+    response.status_code = 202
+    return response
+
+
+@bp.post("/dead-letters/replay")
+def replay_dead_letters() -> Response:
+    query = _load(SourcesQuerySchema())
+    if isinstance(query, Response):
+        return query
+    source = query.get("source")
+    if source is not None and source not in runtime().config.sources:
+        return error_response(404, "unknown_source", f"no source named {source!r} is configured")
+    results = replay_waiting(runtime(), source)
+    replayed = sum(r.ok for r in results)
+    body = {"ok": replayed == len(results), "replayed": replayed, "failed": len(results) - replayed, "results": results}
+    return jsonify(ReplayBatchSchema().dump(body))
+
+
+@bp.delete("/dead-letters/<event_id>")
+def purge_dead_letter(event_id: str) -> Response:
+    rt = runtime()
+    if not rt.store.purge(event_id):
+        known = rt.store.get(event_id) is not None
+        message = f"event {event_id!r} is not a dead letter" if known else f"no dead letter {event_id!r}"
+        return error_response(404, "not_a_dead_letter", message)
+    return jsonify(PurgeResultSchema().dump({"ok": True, "event_id": event_id, "purged": True}))

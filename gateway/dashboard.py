@@ -1,0 +1,252 @@
+"""``/admin/``: the web dashboard (server-rendered pages over the same history as the admin API).
+
+Pages: sources with their last-24-hour counters, the event list (filter, search,
+older pages), one event (attempt timeline, inbound-to-normalized diff, replay), and
+the dead letters (replay one, replay all, purge). Logging in takes the admin token and
+starts a cookie session (:mod:`gateway.auth`); every form post carries a CSRF token.
+
+What an event shows comes from :mod:`gateway.admin_api` (already redacted); this
+module only decides pages, redirects and messages. No secrets reach a template.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from datetime import timezone
+from typing import Any
+
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from marshmallow import ValidationError
+
+from gateway import auth
+from gateway.admin_api import event_detail
+from gateway.admin_api import event_summary
+from gateway.admin_api import replay_waiting
+from gateway.schemas import EVENT_STATUSES
+from gateway.schemas import EventQuerySchema
+from leadgate.runtime import Runtime
+from workers.history import CursorError
+from workers.history import find_events
+from workers.history import source_counters
+from workers.replay import REPLAYABLE
+from workers.replay import replay_event
+
+__all__ = ["bp"]
+
+bp = Blueprint("dashboard", __name__, url_prefix="/admin")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+BADGES = {
+    "delivered": "ok",
+    "queued": "pending",
+    "delivering": "pending",
+    "retrying": "pending",
+    "dead": "bad",
+    "rejected": "bad",
+    "spam": "muted",
+    "duplicate": "muted",
+    "ignored": "muted",
+    "purged": "muted",
+}
+IN_FLIGHT = frozenset({"queued", "delivering", "retrying"})
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["leadgate"]
+
+
+def page(template: str, status: int = 200, **context: Any) -> tuple[str, int]:
+    return render_template(f"dashboard/{template}", **context), status
+
+
+def error_page(status: int, title: str, message: str) -> tuple[str, int]:
+    return page("error.html", status, title=title, message=message)
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path inside the dashboard: ``next`` must never send a logged-in admin elsewhere."""
+    if target and target.startswith("/admin/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("dashboard.index")
+
+
+@bp.before_request
+def guard() -> Any:
+    """Log-in first (except the log-in page), then the CSRF token on every post."""
+    if request.endpoint != "dashboard.login" and not auth.logged_in():
+        wanted = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("dashboard.login", next=wanted))
+    if request.method == "POST":
+        problem = auth.check_csrf()
+        if problem:
+            return error_page(400, "Form expired", f"{problem} Reload the page and try again.")
+    return None
+
+
+@bp.after_request
+def headers(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+@bp.app_template_filter("when")
+def when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if ts else ""
+
+
+@bp.app_template_filter("pretty")
+def pretty(value: Any) -> str:
+    """JSON indented for reading; a response body kept as text is parsed first when it is JSON."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+
+
+@bp.app_template_filter("scalar")
+def scalar(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+@bp.app_template_filter("badge")
+def badge(status: str) -> str:
+    """The colour class of a status: parked statuses (operator action) read as warnings."""
+    return BADGES.get(status, "warn")
+
+
+@bp.context_processor
+def helpers() -> dict[str, Any]:
+    return {"statuses": EVENT_STATUSES}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    target = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        return redirect(target) if auth.logged_in() else page("login.html", next=target)
+    if not auth.log_in(request.form.get("token")):
+        return page("login.html", 401, next=target, error="That is not the admin token.")
+    return redirect(target, code=303)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    auth.log_out()
+    flash("Logged out.", "ok")
+    return redirect(url_for("dashboard.login"), code=303)
+
+
+@bp.get("/")
+def index() -> Any:
+    rt = runtime()
+    counters = source_counters(rt)
+    return page("index.html", counters=counters, waiting=sum(c["dead_letters"] + c["parked"] for c in counters))
+
+
+@bp.get("/events")
+def events() -> Any:
+    try:
+        query = EventQuerySchema().load({k: v for k, v in request.args.items() if v})  # "Any status" sends status=
+    except ValidationError as err:
+        flash(f"Ignored a bad filter: {', '.join(sorted(err.messages))}.", "error")
+        query = EventQuerySchema().load({})
+    filters = {k: query[k] for k in ("source", "status", "q") if query.get(k)}
+    try:
+        found = find_events(runtime().store, limit=query["limit"], cursor=query.get("cursor"), **_search_args(filters))
+    except CursorError:
+        return redirect(url_for("dashboard.events", **filters))
+    older = url_for("dashboard.events", cursor=found.next_cursor, **filters) if found.next_cursor else None
+    return page(
+        "events.html",
+        events=[event_summary(e) for e in found.events],
+        filters=filters,
+        sources=sorted(runtime().config.sources),
+        older=older,
+        paged=bool(query.get("cursor")),
+    )
+
+
+def _search_args(filters: dict[str, str]) -> dict[str, Any]:
+    return {"source": filters.get("source"), "status": filters.get("status"), "query": filters.get("q")}
+
+
+@bp.get("/events/<event_id>")
+def event(event_id: str) -> Any:
+    rt = runtime()
+    found = rt.store.get(event_id)
+    if found is None:
+        return error_page(404, "No such event", f"There is no event {event_id} (it may have expired).")
+    detail = event_detail(rt, found)
+    parked = rt.store.redis.zscore(rt.store.parked_key, event_id) is not None
+    replayable = parked or detail["status"] in REPLAYABLE
+    return page("event.html", event=detail, in_flight=detail["status"] in IN_FLIGHT, replayable=replayable)
+
+
+@bp.post("/events/<event_id>/replay")
+def replay(event_id: str) -> Any:
+    result = replay_event(runtime(), event_id, force=request.form.get("force") == "1")
+    if result.status == "missing":
+        return error_page(404, "No such event", f"There is no event {event_id} (it may have expired).")
+    if result.ok:
+        flash("Replay queued: the event is re-normalized with the current config and delivered again.", "ok")
+    else:
+        flash(f"Not replayed: {result.message}", "error")
+    return redirect(url_for("dashboard.event", event_id=event_id), code=303)
+
+
+@bp.get("/dead-letters")
+def dead_letters() -> Any:
+    rt = runtime()
+    source = request.args.get("source") or None
+    waiting = rt.store.dead_letters(source) + rt.store.parked(source)
+    waiting.sort(key=lambda e: e.updated_at, reverse=True)
+    return page(
+        "dead_letters.html",
+        events=[event_summary(e) for e in waiting],
+        source=source,
+        sources=sorted(rt.config.sources),
+    )
+
+
+@bp.post("/dead-letters/replay")
+def replay_all() -> Any:
+    source = request.form.get("source") or None
+    if source is not None and source not in runtime().config.sources:
+        flash(f"No source named {source}.", "error")
+        return redirect(url_for("dashboard.dead_letters"), code=303)
+    results = replay_waiting(runtime(), source)
+    failed = [r for r in results if not r.ok]
+    if not results:
+        flash("Nothing to replay.", "ok")
+    elif failed:
+        reasons = "; ".join(f"{r.event_id}: {r.message}" for r in failed[:5])
+        flash(f"Queued {len(results) - len(failed)}, {len(failed)} not replayed ({reasons}).", "error")
+    else:
+        flash(f"Queued {len(results)} event(s) for delivery.", "ok")
+    return redirect(url_for("dashboard.dead_letters", source=source), code=303)
+
+
+@bp.post("/dead-letters/<event_id>/purge")
+def purge(event_id: str) -> Any:
+    if runtime().store.purge(event_id):
+        flash(f"Dropped dead letter {event_id}.", "ok")
+    else:
+        flash(f"{event_id} is not a dead letter.", "error")
+    return redirect(url_for("dashboard.dead_letters"), code=303)

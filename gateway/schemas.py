@@ -1,0 +1,237 @@
+"""The gateway's HTTP surface as marshmallow schemas: what the hooks, health and admin endpoints answer.
+
+The admin API dumps its answers through these schemas and loads its query strings with
+them, and :mod:`gateway.openapi` turns the same classes into ``/openapi.json``, so the
+document cannot drift from what the endpoints send. The normalized lead is
+``adapters.schemas.LeadPayloadSchema``, the ConnectGain contract itself.
+
+Only data descriptions here: no Flask, no Redis.
+"""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE
+from marshmallow import Schema
+from marshmallow import fields
+from marshmallow import validate
+
+from adapters.schemas import LeadPayloadSchema
+from leadgate.events import STATUSES
+
+__all__ = [
+    "AcceptedEventSchema",
+    "AttemptSchema",
+    "ContactSchema",
+    "DiffRowSchema",
+    "ErrorSchema",
+    "EventDetailSchema",
+    "EventPageSchema",
+    "EventQuerySchema",
+    "EventSummarySchema",
+    "HealthSchema",
+    "HookAcceptedSchema",
+    "PurgeResultSchema",
+    "ReadySchema",
+    "ReplayBatchSchema",
+    "ReplayQuerySchema",
+    "ReplayResultSchema",
+    "RequestMetaSchema",
+    "SourceListSchema",
+    "SourceSchema",
+    "SourcesQuerySchema",
+]
+
+MAX_PAGE = 200
+"""Largest ``limit`` the event list accepts."""
+
+EVENT_STATUSES = (*STATUSES, "purged")
+"""Every status an event can show (``purged``: a dead letter an operator dropped, kept until it expires)."""
+
+
+class ErrorSchema(Schema):
+    """Every 4xx/5xx answer of the gateway (``gateway.responses.error_response``)."""
+
+    ok = fields.Boolean(required=True, metadata={"description": "always false"})
+    error = fields.String(required=True, metadata={"description": "machine-readable name", "example": "not_found"})
+    message = fields.String(required=True, metadata={"description": "a sentence for a person"})
+    errors = fields.Dict(
+        keys=fields.String(), metadata={"description": "per-field problems (422) or details of the refusal"}
+    )
+
+
+class AcceptedEventSchema(Schema):
+    """One stored event in a hook's answer."""
+
+    event_id = fields.String(required=True, metadata={"example": "ev_0193a1b2c3d4e5f6a7b8c9d0"})
+    status = fields.String(required=True, metadata={"description": "queued, rejected, ignored or duplicate"})
+    duplicate = fields.Boolean(required=True, metadata={"description": "true when an earlier event had this lead"})
+
+
+class HookAcceptedSchema(Schema):
+    """``202``: stored and queued. One event inline; a request that held several lists them in ``events``."""
+
+    ok = fields.Boolean(required=True)
+    event_id = fields.String()
+    status = fields.String()
+    duplicate = fields.Boolean()
+    events = fields.List(fields.Nested(AcceptedEventSchema))
+
+
+class HealthSchema(Schema):
+    ok = fields.Boolean(required=True)
+
+
+class ReadySchema(Schema):
+    ok = fields.Boolean(required=True)
+    redis = fields.String(required=True, metadata={"description": '"ok", or why Redis is unreachable'})
+    config = fields.String(metadata={"description": "the config file in use"})
+    sources = fields.Integer(metadata={"description": "configured sources"})
+    paused_destinations = fields.Dict(
+        keys=fields.String(), metadata={"description": "paused destinations and why (leads still accepted)"}
+    )
+
+
+class ContactSchema(Schema):
+    """Who the lead is, from the normalized payload (null until the lead is normalized)."""
+
+    name = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+
+
+class EventSummarySchema(Schema):
+    """An event in lists: its fate, not its payloads."""
+
+    id = fields.String(required=True)
+    source = fields.String(required=True)
+    kind = fields.String()
+    status = fields.String(required=True, validate=validate.OneOf(EVENT_STATUSES))
+    attempts = fields.Integer(required=True)
+    last_error = fields.String()
+    last_status_code = fields.Integer(allow_none=True)
+    contact_id = fields.String(allow_none=True, metadata={"description": "ConnectGain contact id once delivered"})
+    received_at = fields.Float(required=True, metadata={"description": "Unix time"})
+    updated_at = fields.Float()
+    next_attempt_at = fields.Float(allow_none=True)
+    delivered_at = fields.Float(allow_none=True)
+    duplicate_of = fields.String(allow_none=True)
+    contact = fields.Nested(ContactSchema)
+
+
+class AttemptSchema(Schema):
+    """One delivery attempt to ConnectGain."""
+
+    n = fields.Integer(required=True, metadata={"description": "1-based attempt number of its dispatch"})
+    at = fields.Float(required=True, metadata={"description": "Unix time the attempt started"})
+    outcome = fields.String(metadata={"description": "delivered, retry, dead, or the parked status"})
+    status_code = fields.Integer(allow_none=True, metadata={"description": "null when no HTTP answer came"})
+    duration_ms = fields.Integer()
+    error = fields.String(allow_none=True)
+    response = fields.Raw(allow_none=True, metadata={"description": "ConnectGain's response body"})
+
+
+class RequestMetaSchema(Schema):
+    """What was kept of the inbound HTTP request; secret-bearing headers and query values read "[redacted]"."""
+
+    method = fields.String()
+    content_type = fields.String()
+    remote_addr = fields.String()
+    headers = fields.Dict(keys=fields.String(), values=fields.String())
+    query = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    body_bytes = fields.Integer()
+
+
+class DiffRowSchema(Schema):
+    """One line of the inbound-to-normalized diff."""
+
+    field = fields.String(allow_none=True, metadata={"description": "normalized field path (null when dropped)"})
+    value = fields.Raw(allow_none=True)
+    inbound_field = fields.String(allow_none=True, metadata={"description": "inbound field path it came from"})
+    inbound_value = fields.Raw(allow_none=True)
+    change = fields.String(
+        required=True, validate=validate.OneOf(("copied", "normalized", "derived", "added", "dropped"))
+    )
+
+
+class EventDetailSchema(EventSummarySchema):
+    """One event with everything known about it."""
+
+    destination = fields.String()
+    raw = fields.Raw(allow_none=True, metadata={"description": "the stored inbound event, replayed as is"})
+    request = fields.Nested(RequestMetaSchema, allow_none=True)
+    lead = fields.Nested(LeadPayloadSchema, allow_none=True, metadata={"description": "the ConnectGain payload"})
+    delivery_attempts = fields.List(fields.Nested(AttemptSchema), required=True)
+    diff = fields.List(fields.Nested(DiffRowSchema))
+
+
+class EventPageSchema(Schema):
+    events = fields.List(fields.Nested(EventSummarySchema), required=True)
+    next_cursor = fields.String(allow_none=True, required=True, metadata={"description": "pass as cursor; null: end"})
+
+
+class QuerySchema(Schema):
+    """Query strings ignore parameters they do not know (cache busters, tracking)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class EventQuerySchema(QuerySchema):
+    """``GET /admin/api/events`` query string."""
+
+    source = fields.String(metadata={"description": "only this source id"})
+    status = fields.String(validate=validate.OneOf(EVENT_STATUSES), metadata={"description": "only this status"})
+    q = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "search email, phone (digits compared) and name, in the lead and the raw event"},
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_PAGE))
+    cursor = fields.String(metadata={"description": "next_cursor of the previous page"})
+
+
+class ReplayQuerySchema(QuerySchema):
+    """``POST /admin/api/events/<id>/replay`` query string."""
+
+    force = fields.Boolean(load_default=False, metadata={"description": "send a delivered event again"})
+
+
+class SourcesQuerySchema(QuerySchema):
+    """``POST /admin/api/dead-letters/replay`` query string."""
+
+    source = fields.String(metadata={"description": "only this source's dead letters"})
+
+
+class SourceSchema(Schema):
+    id = fields.String(required=True)
+    kind = fields.String(required=True)
+    url = fields.String(required=True, metadata={"description": "where the sender posts"})
+    destination = fields.String(required=True)
+    window_seconds = fields.Integer(required=True, metadata={"description": "counts cover this many seconds"})
+    total = fields.Integer(required=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    dead_letters = fields.Integer(required=True, metadata={"description": "waiting now, whenever received"})
+    parked = fields.Integer(required=True)
+
+
+class SourceListSchema(Schema):
+    sources = fields.List(fields.Nested(SourceSchema), required=True)
+
+
+class ReplayResultSchema(Schema):
+    event_id = fields.String(required=True)
+    ok = fields.Boolean(required=True)
+    message = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "the event's status after the call"})
+
+
+class ReplayBatchSchema(Schema):
+    ok = fields.Boolean(required=True, metadata={"description": "true when every replay was queued"})
+    replayed = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+    results = fields.List(fields.Nested(ReplayResultSchema), required=True)
+
+
+class PurgeResultSchema(Schema):
+    ok = fields.Boolean(required=True)
+    event_id = fields.String(required=True)
+    purged = fields.Boolean(required=True)

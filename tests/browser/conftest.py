@@ -1,0 +1,95 @@
+"""Browser-test fixtures: the gateway on a real loopback HTTP server, driven by Debian's Chromium.
+
+Playwright's own browser download is not possible here, so its Python package drives
+``/usr/bin/chromium`` (``apt-get install chromium``; .ci/run installs it). Without that
+binary every browser test is skipped with a message saying so; nothing else skips them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.gateway.test_admin_api import ADMIN_CONFIG
+from tests.gateway.test_admin_api import TOKEN
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+STEP_TIMEOUT_MS = 10_000
+"""Longest any one browser step (a click, a navigation, a wait for text) may take."""
+
+
+@pytest.fixture
+def config(make_config):
+    return make_config(ADMIN_CONFIG)
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """The app served over real HTTP on 127.0.0.1 (a free port), in a thread, for one test."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-gateway", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per test module (closed before other modules run)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium): browser tests skipped")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=30_000)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def open_page(browser) -> Iterator[Any]:
+    """``open_page(viewport)`` gives a fresh page (own cookies) that accepts confirm() dialogs."""
+    contexts = []
+
+    def new_page(viewport: dict[str, int] = DESKTOP) -> Any:
+        context = browser.new_context(viewport=viewport)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(STEP_TIMEOUT_MS)
+        page.on("dialog", lambda dialog: dialog.accept())
+        return page
+
+    yield new_page
+    for context in contexts:
+        context.close()
+
+
+def log_in(page: Any, base_url: str, path: str = "/admin/") -> None:
+    """Opens ``path``, is sent to the login page, logs in with the admin token and lands back on ``path``."""
+    page.goto(base_url + path)
+    page.get_by_label("Admin token").fill(TOKEN)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(base_url + path)
