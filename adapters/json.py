@@ -46,6 +46,7 @@ from adapters.normalize import finalize
 from adapters.normalize import is_valid_target
 from adapters.normalize import map_target
 from adapters.options import rate_limit_field
+from adapters.signatures import bearer_token
 from adapters.signatures import require_hmac_sha256
 from adapters.signatures import secrets_match
 from leadgate.config import SourceConfig
@@ -162,16 +163,11 @@ class Options(Schema):
     rate_limit = rate_limit_field()
 
 
-def _bearer(authorization: str) -> str | None:
-    scheme, _, credentials = authorization.strip().partition(" ")
-    return credentials.strip() or None if scheme.lower() == "bearer" else None
-
-
 def verify(request: InboundRequest, source: SourceConfig) -> None:
     """Checks the token (bearer header or ``?token=``) and the body signature, whichever are configured."""
     token = source.option("token")
     if token:
-        candidates = (_bearer(request.header("authorization")), request.query_value(TOKEN_QUERY) or None)
+        candidates = (bearer_token(request.header("authorization")), request.query_value(TOKEN_QUERY) or None)
         # Both compared, always, so the answer time says nothing about which one was tried.
         matches = [secrets_match(candidate, token) for candidate in candidates]
         if not any(matches):

@@ -13,7 +13,13 @@ import hmac
 
 from adapters.base import Unauthorized
 
-__all__ = ["require_hmac_sha256", "require_shared_secret", "secrets_match"]
+__all__ = ["bearer_token", "require_hmac_sha256", "require_shared_secret", "secrets_match"]
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The credentials of an ``Authorization: Bearer <token>`` header (scheme case-insensitive), else None."""
+    scheme, _, value = (authorization or "").strip().partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
 def secrets_match(given: str | bytes | None, expected: str | bytes | None) -> bool:

@@ -26,6 +26,7 @@ from flask_wtf.csrf import generate_csrf
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
+from adapters.signatures import bearer_token
 from adapters.signatures import secrets_match
 from gateway.responses import error_response
 
@@ -80,16 +81,11 @@ def require_admin_surface() -> None:
         abort(404)
 
 
-def _bearer(header: str) -> str | None:
-    scheme, _, value = header.strip().partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
 def require_bearer() -> Response | None:
     """``Authorization: Bearer <admin_token>`` on every ``/admin/api/`` URL, compared in constant time."""
     if not request.path.startswith(API_PREFIX + "/"):
         return None
-    if secrets_match(_bearer(request.headers.get("Authorization", "")), admin_token()):
+    if secrets_match(bearer_token(request.headers.get("Authorization")), admin_token()):
         return None
     return error_response(
         401,

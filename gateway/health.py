@@ -9,6 +9,7 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 
+from adapters.signatures import bearer_token
 from adapters.signatures import secrets_match
 from gateway.responses import error_response
 from leadgate import health
@@ -45,8 +46,7 @@ def readyz() -> Response:
 def prometheus_metrics() -> Response:
     rt = current_app.extensions["leadgate"]
     if not rt.config.metrics_public:
-        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-        if not secrets_match(given, rt.config.admin_token):
+        if not secrets_match(bearer_token(request.headers.get("Authorization")), rt.config.admin_token):
             return error_response(401, "unauthorized", "metrics need the admin token (metrics_public: false)")
     try:
         body = metrics.render(rt)
