@@ -9,12 +9,14 @@ does a 2xx go out; an unreachable store answers 503 so the sender retries.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import redis
 from flask import Blueprint
 from flask import Response
 from flask import current_app
+from flask import g
 from flask import jsonify
 from flask import make_response
 from flask import request
@@ -48,6 +50,31 @@ STORE_RETRY_AFTER = "30"
 
 def runtime() -> Runtime:
     return current_app.extensions["leadgate"]
+
+
+@bp.before_app_request
+def start_clock() -> None:
+    g.started = time.perf_counter()
+
+
+@bp.after_app_request
+def log_request(response: Response) -> Response:
+    """One line per hook request: source, status, duration and the event ids it produced (no payload)."""
+    if request.path.startswith("/hooks/"):
+        log.info(
+            "request",
+            extra={
+                "kind": "request",
+                "method": request.method,
+                "path": request.path,
+                "source": (request.view_args or {}).get("source_id"),
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
+                "event_ids": g.get("event_ids", []),
+                "remote_addr": request.remote_addr,
+            },
+        )
+    return response
 
 
 def rate_limited(limit: Any) -> Response:
@@ -120,6 +147,7 @@ def receive(source_id: str) -> Response:
             "the lead store is unavailable; retry later",
             headers={"Retry-After": STORE_RETRY_AFTER},
         )
+    g.event_ids = [a.event_id for a in accepted]
     acknowledge = getattr(adapter, "acknowledge", None)
     custom = acknowledge(accepted, inbound, source) if acknowledge else None
     return with_cors(source, reply(custom) if custom is not None else default_reply(accepted))

@@ -122,7 +122,7 @@ def deliver(rt: Runtime, client: ConnectGainClient, event_id: str, dispatch: int
         destination=event.destination,
         received_at=event.received_at,
     )
-    log.info("delivered %s from %s (attempt %d, %d ms)", event_id, event.source, attempt_no, attempt["duration_ms"])
+    log_attempt(event, attempt)
     return "delivered"
 
 
@@ -145,7 +145,7 @@ def _record_failure(
         attempt["outcome"] = "retry"
         fields.update(status="retrying", next_attempt_at=next_at)
         rt.store.finish(event.id, dispatch, "retry", attempt, fields, next_at=next_at, destination=event.destination)
-        log.warning("retrying %s from %s at +%.0fs: %s", event.id, event.source, next_at - time.time(), err.message)
+        log_attempt(event, attempt, next_attempt_in=round(next_at - time.time(), 1))
         return "retry"
     if isinstance(err, OperatorActionError):
         attempt["outcome"] = err.park_as
@@ -153,15 +153,37 @@ def _record_failure(
         if err.park_as == "paused":
             pause_destination(rt, event.destination, err.message)
         rt.store.finish(event.id, dispatch, "park", attempt, fields, destination=event.destination)
-        log.warning("parked %s from %s as %s: %s", event.id, event.source, err.park_as, err.message)
+        log_attempt(event, attempt)
         return err.park_as
     if isinstance(err, TransientError):
         fields["last_error"] = f"gave up after {attempt_no} attempts: {err.message}"
     attempt["outcome"] = "dead"
     fields.update(status="dead", next_attempt_at="", dead_at=time.time())
     rt.store.finish(event.id, dispatch, "dead", attempt, fields, destination=event.destination)
-    log.error("dead-lettered %s from %s: %s", event.id, event.source, fields["last_error"])
+    log_attempt(event, attempt, error=fields["last_error"])
     return "dead"
+
+
+def log_attempt(event: Event, attempt: dict[str, Any], **extra: Any) -> None:
+    """One line per delivery attempt: ids, outcome, status code, duration; never the lead itself."""
+    outcome = attempt.get("outcome", "")
+    level = logging.INFO if outcome == "delivered" else logging.ERROR if outcome == "dead" else logging.WARNING
+    log.log(
+        level,
+        "delivery attempt",
+        extra={
+            "kind": "delivery",
+            "event_id": event.id,
+            "source": event.source,
+            "destination": event.destination,
+            "attempt": attempt.get("n"),
+            "status": outcome,
+            "status_code": attempt.get("status_code"),
+            "duration_ms": attempt.get("duration_ms"),
+            "error": extra.pop("error", attempt.get("error")),
+            **extra,
+        },
+    )
 
 
 def pause_destination(rt: Runtime, destination: str, reason: str) -> None:
