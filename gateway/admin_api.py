@@ -22,6 +22,7 @@ from marshmallow import ValidationError
 
 from gateway.inbound import SECRET_NAME
 from gateway.responses import error_response
+from gateway.schemas import DestinationListSchema
 from gateway.schemas import EventDetailSchema
 from gateway.schemas import EventPageSchema
 from gateway.schemas import EventQuerySchema
@@ -29,9 +30,11 @@ from gateway.schemas import PurgeResultSchema
 from gateway.schemas import ReplayBatchSchema
 from gateway.schemas import ReplayQuerySchema
 from gateway.schemas import ReplayResultSchema
+from gateway.schemas import ResumeResultSchema
 from gateway.schemas import SourceListSchema
 from gateway.schemas import SourcesQuerySchema
 from leadgate.events import Event
+from leadgate.health import paused_destinations
 from leadgate.runtime import Runtime
 from workers.history import CursorError
 from workers.history import contact_of
@@ -40,6 +43,7 @@ from workers.history import payload_diff
 from workers.history import source_counters
 from workers.replay import ReplayResult
 from workers.replay import replay_event
+from workers.replay import resume_destination
 
 __all__ = ["bp", "event_detail", "event_summary", "redact_fields", "redact_request", "replay_waiting"]
 
@@ -196,3 +200,28 @@ def purge_dead_letter(event_id: str) -> Response:
         message = f"event {event_id!r} is not a dead letter" if known else f"no dead letter {event_id!r}"
         return error_response(404, "not_a_dead_letter", message)
     return jsonify(PurgeResultSchema().dump({"ok": True, "event_id": event_id, "purged": True}))
+
+
+@bp.get("/destinations")
+def list_destinations() -> Response:
+    rt = runtime()
+    paused = paused_destinations(rt)
+    items = [
+        {
+            "name": name,
+            "base_url": dest.base_url,
+            "paused": name in paused,
+            "paused_reason": paused.get(name, {}).get("reason"),
+        }
+        for name, dest in rt.config.destinations.items()
+    ]
+    return jsonify(DestinationListSchema().dump({"destinations": items}))
+
+
+@bp.post("/destinations/<name>/resume")
+def resume(name: str) -> Response:
+    rt = runtime()
+    if name not in rt.config.destinations:
+        return error_response(404, "unknown_destination", f"no destination named {name!r} is configured")
+    queued = resume_destination(rt, name)
+    return jsonify(ResumeResultSchema().dump({"ok": True, "destination": name, "queued": queued}))

@@ -32,12 +32,14 @@ from gateway.admin_api import event_summary
 from gateway.admin_api import replay_waiting
 from gateway.schemas import EVENT_STATUSES
 from gateway.schemas import EventQuerySchema
+from leadgate.health import paused_destinations
 from leadgate.runtime import Runtime
 from workers.history import CursorError
 from workers.history import find_events
 from workers.history import source_counters
 from workers.replay import REPLAYABLE
 from workers.replay import replay_event
+from workers.replay import resume_destination
 
 __all__ = ["bp"]
 
@@ -157,7 +159,18 @@ def logout() -> Response:
 def index() -> Any:
     rt = runtime()
     counters = source_counters(rt)
-    return page("index.html", counters=counters, waiting=sum(c["dead_letters"] + c["parked"] for c in counters))
+    waiting = sum(c["dead_letters"] + c["parked"] for c in counters)
+    return page("index.html", counters=counters, waiting=waiting, paused=paused_destinations(rt))
+
+
+@bp.post("/destinations/<name>/resume")
+def resume(name: str) -> Response:
+    if name not in runtime().config.destinations:
+        flash(f"No destination named {name}.", "error")
+    else:
+        queued = resume_destination(runtime(), name)
+        flash(f"Destination {name} resumed; {queued} waiting lead(s) queued.", "ok")
+    return redirect(url_for("dashboard.index"), code=303)
 
 
 @bp.get("/events")

@@ -240,7 +240,22 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "admin_api.purge_dead_letter": {
         "delete": admin("purgeDeadLetter", "Drop a dead letter for good", {"200": body("purged", s.PurgeResultSchema)})
     },
+    "admin_api.list_destinations": {
+        "get": admin(
+            "listDestinations",
+            "ConnectGain destinations and whether their deliveries are paused",
+            {"200": body("every destination", s.DestinationListSchema)},
+        )
+    },
+    "admin_api.resume": {
+        "post": admin(
+            "resumeDestination",
+            "Resume a destination paused by a refused API key and queue what waited",
+            {"200": body("resumed", s.ResumeResultSchema)},
+        )
+    },
     "dashboard.index": {"get": dashboard("dashboardHome", "Sources and last-24-hour counters")},
+    "dashboard.resume": {"post": dashboard("resumeFromPage", "Resume a paused destination", post=True)},
     "dashboard.login": {
         "get": {
             "tags": ["dashboard"],
@@ -288,6 +303,8 @@ COMPONENTS = (
     s.ReplayResultSchema,
     s.ReplayBatchSchema,
     s.PurgeResultSchema,
+    s.DestinationListSchema,
+    s.ResumeResultSchema,
     LeadPayloadSchema,
 )
 

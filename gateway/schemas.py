@@ -235,3 +235,20 @@ class PurgeResultSchema(Schema):
     ok = fields.Boolean(required=True)
     event_id = fields.String(required=True)
     purged = fields.Boolean(required=True)
+
+
+class DestinationSchema(Schema):
+    name = fields.String(required=True)
+    base_url = fields.String(required=True)
+    paused = fields.Boolean(required=True, metadata={"description": "deliveries wait: ConnectGain refused the API key"})
+    paused_reason = fields.String(allow_none=True)
+
+
+class DestinationListSchema(Schema):
+    destinations = fields.List(fields.Nested(DestinationSchema), required=True)
+
+
+class ResumeResultSchema(Schema):
+    ok = fields.Boolean(required=True)
+    destination = fields.String(required=True)
+    queued = fields.Integer(required=True, metadata={"description": "leads that waited and are queued again"})

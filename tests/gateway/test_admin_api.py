@@ -406,3 +406,21 @@ def test_every_admin_answer_is_json(client, rt):
         response = api(client, method, path)
         assert response.mimetype == "application/json"
         json.loads(response.get_data(as_text=True))
+
+
+def test_destinations_show_a_pause_and_resume_queues_what_waited(client, rt, crm, deliver_all):
+    crm.set_faults(status=401)
+    post_lead(client, email="wait@example.com")
+    deliver_all(rt)
+    listed = api(client, "get", "/destinations").get_json()["destinations"]
+    assert listed == [
+        {"name": "main", "base_url": crm.url, "paused": True, "paused_reason": listed[0]["paused_reason"]}
+    ]
+    assert "API key refused" in listed[0]["paused_reason"]
+    crm.clear_faults()
+    resumed = api(client, "post", "/destinations/main/resume")
+    assert resumed.get_json() == {"ok": True, "destination": "main", "queued": 1}
+    deliver_all(rt)
+    assert crm.deliveries_by_email() == {"wait@example.com": 1}
+    assert api(client, "get", "/destinations").get_json()["destinations"][0]["paused"] is False
+    assert_error(api(client, "post", "/destinations/nope/resume"), 404, "unknown_destination")

@@ -272,3 +272,17 @@ def test_a_json_source_lead_shows_its_attempts_and_nested_field_diff(admin, rt, 
     assert page.count('<li class="attempt') == 1 and "HTTP 201" in page
     assert "payload.data.email" in page and "+14155550123" in page
     assert WEBFLOW_TOKEN not in page
+
+
+def test_paused_destination_is_shown_and_resumed_from_the_page(admin, rt, crm, deliver_all):
+    crm.set_faults(status=401)
+    admin.post("/hooks/contact-us", data={"email": "paused@example.com"})
+    deliver_all(rt)
+    home = text(admin.get("/admin/"))
+    assert "Deliveries to <strong>main</strong> are paused" in home
+    crm.clear_faults()
+    resumed = post_form(admin, "/admin/destinations/main/resume")
+    assert resumed.status_code == 303
+    assert "are paused" not in text(admin.get("/admin/"))
+    deliver_all(rt)
+    assert crm.deliveries_by_email() == {"paused@example.com": 1}
