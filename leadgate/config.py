@@ -72,6 +72,8 @@ class DeliveryPolicy:
     timeout_seconds: float = defaults.TIMEOUT_SECONDS
     jitter: float = defaults.BACKOFF_JITTER
     lease: float | None = None
+    batch_size: int = defaults.BATCH_SIZE
+    batch_wait_ms: int = 0
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed try number ``attempt`` (1-based), before jitter."""
@@ -147,6 +149,8 @@ class DeliverySchema(Schema):
     timeout_seconds = fields.Float(load_default=defaults.TIMEOUT_SECONDS, validate=validate.Range(min=0.1, max=300))
     jitter = fields.Float(load_default=defaults.BACKOFF_JITTER, validate=validate.Range(min=0, max=1))
     lease_seconds = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    batch_size = fields.Integer(load_default=defaults.BATCH_SIZE, validate=validate.Range(min=1, max=100))
+    batch_wait_ms = fields.Integer(load_default=0, validate=validate.Range(min=0, max=5000))
 
     @validates_schema
     def lease_outlasts_timeout(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -347,6 +351,8 @@ def parse_config(data: Any, environ: Mapping[str, str] | None = None, path: str 
             timeout_seconds=delivery["timeout_seconds"],
             jitter=delivery["jitter"],
             lease=delivery["lease_seconds"],
+            batch_size=delivery["batch_size"],
+            batch_wait_ms=delivery["batch_wait_ms"],
         ),
         redis_url=loaded["redis_url"] or environ.get("REDIS_URL") or None,
         admin_token=loaded["admin_token"],

@@ -55,3 +55,6 @@ QUEUE_NAME = "leadgate"
 
 KEY_PREFIX = "lg:"
 """Prefix of every Redis key leadgate owns (RQ keeps its own ``rq:`` keys)."""
+
+BATCH_SIZE = 100
+"""Most leads one worker sends in one ``create-leads-bulk`` call (ConnectGain's limit); 1 turns coalescing off."""

@@ -90,6 +90,7 @@ if destination and redis.call('HEXISTS', KEYS[3], destination) == 1 then
 end
 redis.call('HSET', KEYS[1], 'status', 'delivering', 'updated_at', ARGV[3], 'lease_until', ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+if destination then redis.call('ZREM', ARGV[6] .. 'ready:' .. destination, ARGV[1]) end
 return redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 """
 
@@ -104,6 +105,10 @@ for _, id in ipairs(ids) do
     redis.call('ZADD', KEYS[1], ARGV[2], id)
     table.insert(out, id)
     table.insert(out, redis.call('HINCRBY', key, 'dispatch', 1))
+    if redis.call('HGET', key, 'batchable') == '1' then
+      local destination = redis.call('HGET', key, 'destination')
+      redis.call('ZADD', ARGV[4] .. 'ready:' .. destination, redis.call('HGET', key, 'received_at'), id)
+    end
   end
 end
 return out
@@ -145,6 +150,38 @@ redis.call('HINCRBY', KEYS[7], ARGV[8], 1)
 return 1
 """
 
+
+# KEYS: ready set, due. ARGV: now, lease_until, limit, prefix, due_before
+# Stale entries (claimed by their own job, or waiting for a retry time) are dropped as they are met.
+_CLAIM_READY = """
+local limit = tonumber(ARGV[3])
+local out = {}
+local taken = 0
+for round = 1, 4 do
+  if taken >= limit then break end
+  local popped = redis.call('ZPOPMIN', KEYS[1], limit - taken)
+  if #popped == 0 then break end
+  for i = 1, #popped, 2 do
+    local id = popped[i]
+    local key = ARGV[4] .. 'ev:' .. id
+    local status = redis.call('HGET', key, 'status')
+    local due = redis.call('ZSCORE', KEYS[2], id)
+    if (status == 'queued' or status == 'retrying') and due and tonumber(due) <= tonumber(ARGV[5]) then
+      local old = redis.call('HGET', key, 'dispatch')
+      local dispatch = redis.call('HINCRBY', key, 'dispatch', 1)
+      redis.call('HSET', key, 'status', 'delivering', 'updated_at', ARGV[1], 'lease_until', ARGV[2])
+      redis.call('ZADD', KEYS[2], ARGV[2], id)
+      local attempt = redis.call('HINCRBY', key, 'attempts', 1)
+      table.insert(out, id)
+      table.insert(out, dispatch)
+      table.insert(out, attempt)
+      table.insert(out, old)
+      taken = taken + 1
+    end
+  end
+end
+return out
+"""
 
 # KEYS: dead, event, attempts, parked, backlog. ARGV: id, now, retention
 _PURGE = """
@@ -258,6 +295,7 @@ class EventStore:
         self._dispatch = client.register_script(_DISPATCH)
         self._finish = client.register_script(_FINISH)
         self._purge = client.register_script(_PURGE)
+        self._claim_ready = client.register_script(_CLAIM_READY)
 
     # keys
     def key(self, event_id: str) -> str:
@@ -286,6 +324,10 @@ class EventStore:
         """Undelivered, unparked events by time received: the oldest-queued-age gauge reads it."""
         return f"{self.prefix}backlog"
 
+    def ready_key(self, destination: str) -> str:
+        """Leads for ``destination`` whose delivery job is queued: what a bulk call may coalesce."""
+        return f"{self.prefix}ready:{destination}"
+
     @property
     def paused_key(self) -> str:
         """Hash of paused destinations -> why; deliveries to them park instead of calling out."""
@@ -311,6 +353,8 @@ class EventStore:
         if due_at is not None:
             pipe.zadd(self.due_key, {event_id: due_at})
             pipe.zadd(self.backlog_key, {event_id: received})
+            if fields.get("batchable"):
+                pipe.zadd(self.ready_key(str(fields["destination"])), {event_id: received})
         if fields.get("status") in EXPIRING:
             pipe.expire(self.key(event_id), self.retention_seconds)
         if fields.get("status") == "dead":
@@ -332,9 +376,23 @@ class EventStore:
                 self.backlog_key,
                 metrics.COUNTERS_KEY,
             ],
-            args=[event_id, dispatch, now, lease_until, claimable],
+            args=[event_id, dispatch, now, lease_until, claimable, self.prefix],
         )
         return int(result)
+
+    def claim_ready(
+        self, destination: str, limit: int, now: float, lease_until: float, due_before: float
+    ) -> list[tuple[str, int, int, int]]:
+        """Takes up to ``limit`` queued leads for ``destination`` in one atomic step (for a bulk call).
+
+        Each taken event gets a new dispatch number, so the job that was queued for it
+        finds itself stale. Returns ``(event_id, dispatch, attempt, old_dispatch)``.
+        """
+        flat = self._claim_ready(
+            keys=[self.ready_key(destination), self.due_key],
+            args=[now, lease_until, limit, self.prefix, due_before],
+        )
+        return [(_text(flat[i]), int(flat[i + 1]), int(flat[i + 2]), int(flat[i + 3])) for i in range(0, len(flat), 4)]
 
     def dispatch_due(self, now: float, grace_until: float, limit: int = 200) -> list[tuple[str, int]]:
         """Marks due events dispatched (pushing their deadline to ``grace_until``); returns (id, dispatch)."""
@@ -416,6 +474,7 @@ class EventStore:
                     pipe.watch(key)
                     dispatch = int(pipe.hget(key, "dispatch") or 0) + 1
                     received = pipe.hget(key, "received_at")
+                    pipe_destination = pipe.hget(key, "destination")
                     now = time.time()
                     values = {"status": "queued", "attempts": 0, "next_attempt_at": "", **(fields or {})}
                     pipe.multi()
@@ -426,6 +485,9 @@ class EventStore:
                     pipe.zrem(self.parked_key, event_id)
                     pipe.zadd(self.due_key, {event_id: now + defaults.DISPATCH_GRACE_SECONDS})
                     pipe.zadd(self.backlog_key, {event_id: float(received or now)})
+                    if values.get("batchable"):
+                        destination = values.get("destination") or _text(pipe_destination or b"")
+                        pipe.zadd(self.ready_key(destination), {event_id: float(received or now)})
                     enqueue(pipe, dispatch)
                     pipe.execute()
                     return dispatch

@@ -25,12 +25,17 @@ from leadgate.events import new_event_id
 from leadgate.runtime import Runtime
 from workers.queue import enqueue_delivery
 
-__all__ = ["accept", "dedupe_claims"]
+__all__ = ["accept", "dedupe_claims", "is_batchable"]
 
 IDEMPOTENCY_KEY_SECONDS = 86400
 
 STATUS_COUNTERS = {"queued": "accepted"}
 """The source counter an acknowledged event adds to, by its status (the others count under their own name)."""
+
+
+def is_batchable(lead: Mapping[str, Any] | None) -> bool:
+    """Whether a lead may travel in a ``create-leads-bulk`` call: normalized already, and no deal (bulk takes none)."""
+    return bool(lead) and "deal" not in lead  # type: ignore[operator]
 
 
 def dedupe_claims(event: InboundEvent, idempotency_key: str | None) -> list[tuple[str, str, int]]:
@@ -78,6 +83,7 @@ def accept(
         "dispatch": 1 if status == "queued" else 0,
         "raw": event.raw,
         "lead": lead,
+        "batchable": is_batchable(lead),
         "request": request_meta,
         "dedupe_keys": list(event.dedupe_keys),
         "last_error": reason or event.reason,

@@ -121,3 +121,32 @@ class ConnectGainClient:
             status_code=response.status_code,
             body=response.text[:BODY_KEEP],
         )
+
+    def create_leads_bulk(
+        self, destination: Destination, leads: list[Mapping[str, Any]], idempotency_key: str | None = None
+    ) -> tuple[int, dict[int, dict[str, Any]]]:
+        """``POST /create-leads-bulk`` (at most 100); returns the status and ``results[]`` by ``index``.
+
+        A 2xx whose body has no usable ``results`` list is treated as a transient
+        failure of the whole request: nothing in it says which leads were recorded.
+        """
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        response = self.post(
+            destination, "/create-leads-bulk", {"leads": list(leads), "skip_duplicates": False}, headers
+        )
+        raise_for_response(response)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list):
+            raise TransientError(
+                "ConnectGain answered a bulk call without results[]",
+                status_code=response.status_code,
+                body=response.text[:BODY_KEEP],
+            )
+        by_index = {
+            item["index"]: item for item in results if isinstance(item, dict) and isinstance(item.get("index"), int)
+        }
+        return response.status_code, by_index

@@ -8,9 +8,7 @@ outcome goes through :meth:`EventStore.finish`, which ignores stale jobs.
 
 from __future__ import annotations
 
-import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -20,18 +18,20 @@ from adapters import get_adapter
 from adapters.base import Unprocessable
 from leadgate import runtime as runtime_module
 from leadgate.events import Event
+from leadgate.intake import is_batchable
 from leadgate.runtime import Runtime
+from workers.batch import deliver_batch
 from workers.connectgain import ConnectGainClient
 from workers.errors import DeliveryError
-from workers.errors import OperatorActionError
 from workers.errors import PermanentError
-from workers.errors import TransientError
 from workers.graph import fetch_leadgen
+from workers.outcomes import record_delivered
+from workers.outcomes import record_failure
 
 PAUSED = -2
 """What ``EventStore.claim`` answers when the event's destination is paused."""
 
-__all__ = ["LEAD_FETCHERS", "deliver", "deliver_event", "prepare_lead", "retry_delay"]
+__all__ = ["LEAD_FETCHERS", "deliver", "deliver_event", "prepare_lead"]
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +52,6 @@ def http_client(timeout: float) -> ConnectGainClient:
         return _client
 
 
-def retry_delay(policy: Any, attempt: int, retry_after: float | None, rng: random.Random | None = None) -> float:
-    """Seconds to wait before the next try: the server's Retry-After, else backoff with jitter."""
-    if retry_after is not None:
-        return max(retry_after, 0.0)
-    base = policy.backoff(attempt)
-    spread = policy.jitter
-    return base * (rng or random).uniform(1 - spread, 1 + spread)
-
-
 def prepare_lead(rt: Runtime, event: Event, source: Any) -> dict[str, Any]:
     """The payload to send: the stored lead, or the raw event normalized with the current config."""
     if event.lead:
@@ -76,7 +67,7 @@ def prepare_lead(rt: Runtime, event: Event, source: Any) -> dict[str, Any]:
         lead = adapter.normalize(raw, source)
     except Unprocessable as err:
         raise PermanentError(f"{err.message}: {err.errors}") from err
-    rt.store.update(event.id, lead=lead)
+    rt.store.update(event.id, lead=lead, batchable=is_batchable(lead))
     return lead
 
 
@@ -100,99 +91,15 @@ def deliver(rt: Runtime, client: ConnectGainClient, event_id: str, dispatch: int
         lead = prepare_lead(rt, event, source)
         if destination is None:
             raise PermanentError(f"destination {event.destination!r} is no longer configured")
+        if policy.batch_size > 1 and is_batchable(lead):
+            outcome = deliver_batch(rt, client, destination, event, dispatch, attempt_no, started)
+            if outcome is not None:
+                return outcome
         created = client.create_lead(destination, lead, idempotency_key=event_id)
     except DeliveryError as err:
-        return _record_failure(rt, event, dispatch, attempt_no, attempt, started, err)
-    attempt.update(outcome="delivered", status_code=created.status_code, duration_ms=_ms(started))
-    attempt["response"] = created.body
-    rt.store.finish(
-        event_id,
-        dispatch,
-        "delivered",
-        attempt,
-        {
-            "status": "delivered",
-            "contact_id": created.contact_id,
-            "deal_id": created.deal_id,
-            "delivered_at": time.time(),
-            "last_status_code": created.status_code,
-            "last_error": "",
-            "next_attempt_at": "",
-        },
-        destination=event.destination,
-        received_at=event.received_at,
-    )
-    log_attempt(event, attempt)
-    return "delivered"
-
-
-def _record_failure(
-    rt: Runtime,
-    event: Event,
-    dispatch: int,
-    attempt_no: int,
-    attempt: dict[str, Any],
-    started: float,
-    err: DeliveryError,
-) -> str:
-    policy = rt.config.delivery
-    attempt.update(status_code=err.status_code or None, error=err.message, duration_ms=_ms(started))
-    if err.body:
-        attempt["response"] = err.body
-    fields: dict[str, Any] = {"last_error": err.message, "last_status_code": err.status_code}
-    if isinstance(err, TransientError) and attempt_no < policy.max_attempts:
-        next_at = time.time() + retry_delay(policy, attempt_no, err.retry_after)
-        attempt["outcome"] = "retry"
-        fields.update(status="retrying", next_attempt_at=next_at)
-        rt.store.finish(event.id, dispatch, "retry", attempt, fields, next_at=next_at, destination=event.destination)
-        log_attempt(event, attempt, next_attempt_in=round(next_at - time.time(), 1))
-        return "retry"
-    if isinstance(err, OperatorActionError):
-        attempt["outcome"] = err.park_as
-        fields.update(status=err.park_as, next_attempt_at="")
-        if err.park_as == "paused":
-            pause_destination(rt, event.destination, err.message)
-        rt.store.finish(event.id, dispatch, "park", attempt, fields, destination=event.destination)
-        log_attempt(event, attempt)
-        return err.park_as
-    if isinstance(err, TransientError):
-        fields["last_error"] = f"gave up after {attempt_no} attempts: {err.message}"
-    attempt["outcome"] = "dead"
-    fields.update(status="dead", next_attempt_at="", dead_at=time.time())
-    rt.store.finish(event.id, dispatch, "dead", attempt, fields, destination=event.destination)
-    log_attempt(event, attempt, error=fields["last_error"])
-    return "dead"
-
-
-def log_attempt(event: Event, attempt: dict[str, Any], **extra: Any) -> None:
-    """One line per delivery attempt: ids, outcome, status code, duration; never the lead itself."""
-    outcome = attempt.get("outcome", "")
-    level = logging.INFO if outcome == "delivered" else logging.ERROR if outcome == "dead" else logging.WARNING
-    log.log(
-        level,
-        "delivery attempt",
-        extra={
-            "kind": "delivery",
-            "event_id": event.id,
-            "source": event.source,
-            "destination": event.destination,
-            "attempt": attempt.get("n"),
-            "status": outcome,
-            "status_code": attempt.get("status_code"),
-            "duration_ms": attempt.get("duration_ms"),
-            "error": extra.pop("error", attempt.get("error")),
-            **extra,
-        },
-    )
-
-
-def pause_destination(rt: Runtime, destination: str, reason: str) -> None:
-    """Stops deliveries to a destination until ``leadgate destinations resume`` (e.g. its API key was revoked)."""
-    rt.redis.hsetnx(rt.store.paused_key, destination, json.dumps({"reason": reason, "at": time.time()}))
-
-
-def _ms(started: float) -> int:
-    return int((time.time() - started) * 1000)
+        return record_failure(rt, event, dispatch, attempt_no, attempt, started, err)
+    attempt.update(status_code=created.status_code, response=created.body)
+    return record_delivered(rt, event, dispatch, attempt, started, created.contact_id, created.deal_id)
 
 
 def deliver_event(event_id: str, dispatch: int) -> str:

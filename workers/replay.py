@@ -11,6 +11,7 @@ from typing import Any
 
 from adapters import get_adapter
 from adapters.base import Unprocessable
+from leadgate.intake import is_batchable
 from leadgate.runtime import Runtime
 from workers.queue import enqueue_delivery
 
@@ -57,7 +58,8 @@ def replay_event(rt: Runtime, event_id: str, *, force: bool = False) -> ReplayRe
         except Unprocessable as err:
             rt.store.update(event_id, last_error=f"replay: {err.message}: {err.errors}")
             return ReplayResult(event_id, False, f"{err.message}: {err.errors}", event.status)
-    requeue(rt, event_id, {"lead": lead, "destination": source.destination, "last_error": ""})
+    fields = {"lead": lead, "batchable": is_batchable(lead), "destination": source.destination, "last_error": ""}
+    requeue(rt, event_id, fields)
     return ReplayResult(event_id, True, "queued", "queued")
 
 

@@ -11,7 +11,7 @@ from adapters.base import InboundEvent
 from leadgate.config import DeliveryPolicy
 from leadgate.intake import accept
 from workers.delivery import deliver
-from workers.delivery import retry_delay
+from workers.outcomes import retry_delay
 from workers.replay import replay_event
 
 FIELDS = [["email", "lead@example.com"], ["first_name", "Lee"]]

@@ -1,0 +1,163 @@
+"""What ``leadgate import`` shows: a progress bar on a terminal (plain lines otherwise), bad rows, a summary.
+
+The import itself is :func:`workers.importer.run_import`; this module only renders it and picks
+the exit code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn
+from rich.progress import Progress
+from rich.progress import TaskProgressColumn
+from rich.progress import TextColumn
+from rich.progress import TimeElapsedColumn
+from rich.table import Table
+
+from leadgate.config import Config
+from workers.importer import ChunkOutcome
+from workers.importer import ImportFailure
+from workers.importer import ImportListener
+from workers.importer import ImportOptions
+from workers.importer import ImportPlan
+from workers.importer import ImportRefused
+from workers.importer import ImportSummary
+from workers.importer import run_import
+
+__all__ = ["EXIT_OK", "EXIT_REJECTED_ROWS", "EXIT_REFUSED", "EXIT_STOPPED", "run_import_command", "summary_table"]
+
+EXIT_OK = 0
+"""Every row is in ConnectGain (or, in a dry run, every row is valid)."""
+EXIT_REJECTED_ROWS = 1
+"""The run finished, but some rows were invalid or failed: see the failed-rows CSV."""
+EXIT_REFUSED = 2
+"""Nothing was sent: bad source, file, option or state file."""
+EXIT_STOPPED = 3
+"""ConnectGain stopped the run (outage, refused key); progress is saved, run the same command again."""
+
+SHOWN_REJECTS = 20
+"""Bad rows printed one per line; the rest are only counted (all of them are in the failed-rows CSV)."""
+
+
+class ConsoleListener(ImportListener):
+    """Prints bad rows (the first few), retries and, on a terminal, a progress bar; else one line per chunk."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.rejects = 0
+        self.progress: Progress | None = None
+        self.task = None
+
+    def started(self, plan: ImportPlan) -> None:
+        for note in plan.notes:
+            self.console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+        verb = "checking (dry run)" if plan.dry_run else f"importing to {plan.endpoint.path}"
+        resumed = f", resuming after {plan.chunks_done_before} chunk(s) sent earlier" if plan.chunks_done_before else ""
+        self.console.print(
+            f"{verb}: {plan.file.name} as {plan.kind} via source {plan.source_id}, "
+            f"{plan.chunk_size} rows per request{resumed}",
+            highlight=False,
+        )
+        if self.console.is_terminal:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.fields[detail]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+            )
+            self.task = self.progress.add_task(plan.file.name, total=max(plan.lines, 1), detail="")
+            self.progress.start()
+
+    def _print(self, text: str) -> None:
+        (self.progress.console if self.progress else self.console).print(text, highlight=False)
+
+    def lines_read(self, line: int) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, completed=line)
+
+    def row_rejected(self, line: int, reason: str, stage: str) -> None:
+        self.rejects += 1
+        if self.rejects <= SHOWN_REJECTS:
+            self._print(f"[red]line {line}[/] {stage}: {escape(reason)}")
+        elif self.rejects == SHOWN_REJECTS + 1:
+            self._print("[red]...[/] more bad rows: every one is in the failed-rows CSV")
+
+    def chunk_done(self, outcome: ChunkOutcome) -> None:
+        what = f"{outcome.rows} rows, lines {outcome.first_line}-{outcome.last_line}"
+        if outcome.dry_run:
+            state = "valid, not sent (dry run)"
+        elif outcome.resumed:
+            state = "sent by an earlier run, skipped"
+        else:
+            state = f"{outcome.new} new, {outcome.updated} updated, {outcome.skipped} skipped, {outcome.failed} failed"
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, detail=f"chunk {outcome.number}")
+        else:
+            self._print(f"chunk {outcome.number} ({what}): {state}")
+
+    def retrying(self, chunk: int, attempt: int, wait: float, reason: str) -> None:
+        self._print(f"[yellow]chunk {chunk}[/]: {escape(reason)}; try {attempt + 1} in {wait:g} s")
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def summary_table(summary: ImportSummary, kind: str) -> Table:
+    """total, new, updated, skipped, failed, invalid: one row, as the issue asks."""
+    title = "import summary (dry run: nothing sent)" if summary.dry_run else "import summary"
+    table = Table(title=title)
+    columns = ("total", "new", "updated", "skipped", "failed", "invalid")
+    for column in columns:
+        table.add_column(column, justify="right")
+    if summary.dry_run:
+        valid = summary.total - summary.invalid
+        table.add_row(str(summary.total), f"({valid} valid)", "-", "-", "-", str(summary.invalid))
+    else:
+        table.add_row(*(str(getattr(summary, column)) for column in columns))
+    return table
+
+
+def _report(summary: ImportSummary, kind: str, console: Console) -> None:
+    console.print(summary_table(summary, kind))
+    if summary.dry_run:
+        console.print(f"would send {summary.chunks} request(s)", highlight=False)
+    else:
+        earlier = f"; {summary.resumed_rows} rows sent by an earlier run, not resent" if summary.resumed_rows else ""
+        console.print(f"{summary.requests} request(s), {summary.sent_rows} rows sent{earlier}", highlight=False)
+    if kind == "deals" and summary.contacts_created:
+        console.print(f"{summary.contacts_created} contact(s) created for deals", highlight=False)
+    rejected = summary.failed + summary.invalid
+    if summary.failed_csv is not None:
+        console.print(f"failed rows ({rejected}): {summary.failed_csv}", highlight=False, soft_wrap=True)
+    if summary.state_path is not None:
+        console.print(f"resume state: {summary.state_path}", highlight=False, soft_wrap=True)
+    if summary.total and summary.invalid == summary.total:
+        console.print(
+            "[yellow]no row was valid:[/] check the header names (email, phone, first_name, ...) "
+            "or map them with the source's field_map"
+        )
+
+
+def run_import_command(
+    config: Config, csv_path: Path, source_id: str, options: ImportOptions, console: Console, err_console: Console
+) -> int:
+    """Runs the import with progress output and returns the exit code."""
+    listener = ConsoleListener(console)
+    try:
+        summary = run_import(config, csv_path, source_id, options, listener)
+    except ImportFailure as err:
+        listener.stop()
+        if err.summary is not None and err.summary.total:
+            _report(err.summary, options.kind, console)
+        err_console.print(f"[bold red]leadgate:[/] {escape(err.message)}", highlight=False, soft_wrap=True)
+        return EXIT_REFUSED if isinstance(err, ImportRefused) else EXIT_STOPPED
+    listener.stop()
+    _report(summary, options.kind, console)
+    return EXIT_REJECTED_ROWS if summary.failed or summary.invalid else EXIT_OK

@@ -1,0 +1,137 @@
+"""Recording what one delivery attempt came to: delivered, retried, parked or dead-lettered.
+
+Shared by single-call delivery (:mod:`workers.delivery`) and bulk delivery
+(:mod:`workers.batch`), so both write the same attempt records, counters and log
+lines through :meth:`EventStore.finish`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from typing import Any
+
+from leadgate.events import Event
+from leadgate.runtime import Runtime
+from workers.errors import DeliveryError
+from workers.errors import OperatorActionError
+from workers.errors import TransientError
+
+__all__ = ["log_attempt", "pause_destination", "record_delivered", "record_failure", "retry_delay"]
+
+log = logging.getLogger("workers.delivery")
+
+
+def retry_delay(policy: Any, attempt: int, retry_after: float | None, rng: random.Random | None = None) -> float:
+    """Seconds to wait before the next try: the server's Retry-After, else backoff with jitter."""
+    if retry_after is not None:
+        return max(retry_after, 0.0)
+    base = policy.backoff(attempt)
+    spread = policy.jitter
+    return base * (rng or random).uniform(1 - spread, 1 + spread)
+
+
+def record_delivered(
+    rt: Runtime,
+    event: Event,
+    dispatch: int,
+    attempt: dict[str, Any],
+    started: float,
+    contact_id: str,
+    deal_id: str = "",
+) -> str:
+    """Records a lead ConnectGain accepted (single or bulk), with its contact id."""
+    attempt.update(outcome="delivered", duration_ms=_ms(started))
+    rt.store.finish(
+        event.id,
+        dispatch,
+        "delivered",
+        attempt,
+        {
+            "status": "delivered",
+            "contact_id": contact_id,
+            "deal_id": deal_id,
+            "delivered_at": time.time(),
+            "last_status_code": attempt.get("status_code") or 0,
+            "last_error": "",
+            "next_attempt_at": "",
+        },
+        destination=event.destination,
+        received_at=event.received_at,
+    )
+    log_attempt(event, attempt)
+    return "delivered"
+
+
+def record_failure(
+    rt: Runtime,
+    event: Event,
+    dispatch: int,
+    attempt_no: int,
+    attempt: dict[str, Any],
+    started: float,
+    err: DeliveryError,
+    next_at: float | None = None,
+) -> str:
+    """Records a failed attempt: retry (at ``next_at`` or by the schedule), park, or dead-letter."""
+    policy = rt.config.delivery
+    attempt.update(status_code=err.status_code or None, error=err.message, duration_ms=_ms(started))
+    if err.body:
+        attempt["response"] = err.body
+    fields: dict[str, Any] = {"last_error": err.message, "last_status_code": err.status_code}
+    if isinstance(err, TransientError) and attempt_no < policy.max_attempts:
+        if next_at is None:
+            next_at = time.time() + retry_delay(policy, attempt_no, err.retry_after)
+        attempt["outcome"] = "retry"
+        fields.update(status="retrying", next_attempt_at=next_at)
+        rt.store.finish(event.id, dispatch, "retry", attempt, fields, next_at=next_at, destination=event.destination)
+        log_attempt(event, attempt, next_attempt_in=round(next_at - time.time(), 1))
+        return "retry"
+    if isinstance(err, OperatorActionError):
+        attempt["outcome"] = err.park_as
+        fields.update(status=err.park_as, next_attempt_at="")
+        if err.park_as == "paused":
+            pause_destination(rt, event.destination, err.message)
+        rt.store.finish(event.id, dispatch, "park", attempt, fields, destination=event.destination)
+        log_attempt(event, attempt)
+        return err.park_as
+    if isinstance(err, TransientError):
+        fields["last_error"] = f"gave up after {attempt_no} attempts: {err.message}"
+    attempt["outcome"] = "dead"
+    fields.update(status="dead", next_attempt_at="", dead_at=time.time())
+    rt.store.finish(event.id, dispatch, "dead", attempt, fields, destination=event.destination)
+    log_attempt(event, attempt, error=fields["last_error"])
+    return "dead"
+
+
+def log_attempt(event: Event, attempt: dict[str, Any], **extra: Any) -> None:
+    """One line per delivery attempt: ids, outcome, status code, duration; never the lead itself."""
+    outcome = attempt.get("outcome", "")
+    level = logging.INFO if outcome == "delivered" else logging.ERROR if outcome == "dead" else logging.WARNING
+    log.log(
+        level,
+        "delivery attempt",
+        extra={
+            "kind": "delivery",
+            "event_id": event.id,
+            "source": event.source,
+            "destination": event.destination,
+            "attempt": attempt.get("n"),
+            "status": outcome,
+            "status_code": attempt.get("status_code"),
+            "duration_ms": attempt.get("duration_ms"),
+            "error": extra.pop("error", attempt.get("error")),
+            **extra,
+        },
+    )
+
+
+def pause_destination(rt: Runtime, destination: str, reason: str) -> None:
+    """Stops deliveries to a destination until ``leadgate destinations resume`` (e.g. its API key was revoked)."""
+    rt.redis.hsetnx(rt.store.paused_key, destination, json.dumps({"reason": reason, "at": time.time()}))
+
+
+def _ms(started: float) -> int:
+    return int((time.time() - started) * 1000)
