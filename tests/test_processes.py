@@ -267,6 +267,32 @@ def test_sigterm_stops_idle_worker_and_gunicorn_cleanly(make_stack) -> None:
     assert gunicorn_seconds < 10
 
 
+def test_sigterm_mid_delivery_finishes_the_delivery_then_exits(make_stack) -> None:
+    """Graceful shutdown of a busy worker: the in-flight lead is delivered, not abandoned."""
+    stack: Stack = make_stack(timeout_seconds=3, lease_seconds=10)
+    stack.start_gateway()
+    worker = stack.start_worker()
+    stack.crm.set_faults(latency=1.5, count=1)
+    email = unique_email("term")
+    event_id = stack.post_lead(email).json()["event_id"]
+    wait_until(
+        lambda: (e := stack.store.get(event_id)) is not None and e.status == "delivering",
+        10,
+        f"the worker to have claimed the lead\n{stack.logs()}",
+        0.01,
+    )
+    time.sleep(0.3)  # the request is inside the CRM's 1.5 s delay
+    started = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    assert worker.wait(15) == 0, worker.tail()
+    took = time.monotonic() - started
+    event = stack.store.get(event_id)
+    print(f"\n[sigterm busy] worker finished its delivery and exited 0 in {took:.2f}s; lead {event.status}")
+    assert event.status == "delivered", event
+    assert event.attempts == 1
+    assert stack.crm.deliveries_by_email()[email] == 1
+
+
 def test_embedded_redis_stops_promptly(tmp_path: Path) -> None:
     server = EmbeddedRedis(redis_dir(tmp_path))
     server.ensure_running()
