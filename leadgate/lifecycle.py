@@ -1,0 +1,319 @@
+"""How an event moves through delivery: claims, leases, dispatch, outcomes, replays.
+
+Every transition that can race with another worker is one Lua script, so a late or
+duplicate job can never undo a delivery and no lead is ever in two deliveries at once:
+
+``claim``        a job takes its event (a lease), unless stale, final, or its destination paused
+``claim_ready``  a bulk call takes up to 100 queued leads of one destination at once
+``dispatch_due`` retry times and expired leases put events back on the queue
+``finish``       an attempt's outcome: delivered, retry, dead or park (counters included)
+``requeue``      an operator's replay or resume, its job written in the same transaction
+``purge``        an operator drops a dead letter or parked event
+
+:class:`leadgate.events.EventStore` inherits these; the keys are its.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
+
+import redis
+
+from leadgate import defaults
+from leadgate import metrics
+
+__all__ = ["CLAIMABLE", "DeliveryLifecycle", "OUTCOME_COUNTERS"]
+
+CLAIMABLE = frozenset({"queued", "delivering", "retrying"})
+"""Statuses a delivery job may pick up."""
+
+OUTCOME_COUNTERS = {"delivered": "delivered", "retry": "retried", "dead": "dead_lettered", "park": "parked"}
+"""The destination counter each delivery outcome adds to."""
+
+# KEYS: event, due, paused destinations, parked, backlog, counters.
+# ARGV: id, dispatch, now, lease_until, claimable statuses
+_CLAIM = """
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  return 0
+end
+if not string.find(ARGV[5], ',' .. status .. ',', 1, true) then return 0 end
+if redis.call('HGET', KEYS[1], 'dispatch') ~= ARGV[2] then return -1 end
+local destination = redis.call('HGET', KEYS[1], 'destination')
+if destination and redis.call('HEXISTS', KEYS[3], destination) == 1 then
+  redis.call('HSET', KEYS[1], 'status', 'paused', 'updated_at', ARGV[3], 'next_attempt_at', '')
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZADD', KEYS[4], ARGV[3], ARGV[1])
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  redis.call('HINCRBY', KEYS[6], 'parked|' .. destination, 1)
+  return -2
+end
+redis.call('HSET', KEYS[1], 'status', 'delivering', 'updated_at', ARGV[3], 'lease_until', ARGV[4])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+if destination then redis.call('ZREM', ARGV[6] .. 'ready:' .. destination, ARGV[1]) end
+return redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+"""
+
+_DISPATCH = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, id in ipairs(ids) do
+  local key = ARGV[4] .. 'ev:' .. id
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    redis.call('ZADD', KEYS[1], ARGV[2], id)
+    table.insert(out, id)
+    table.insert(out, redis.call('HINCRBY', key, 'dispatch', 1))
+    if redis.call('HGET', key, 'batchable') == '1' then
+      local destination = redis.call('HGET', key, 'destination')
+      redis.call('ZADD', ARGV[4] .. 'ready:' .. destination, redis.call('HGET', key, 'received_at'), id)
+    end
+  end
+end
+return out
+"""
+
+# KEYS: event, due, dead, attempts, parked, backlog, counters, latency.
+# ARGV: id, dispatch, outcome, now, next_at, attempt, retention,
+#       counter field, latency bucket field, latency seconds, destination, field pairs...
+_FINISH = """
+local outcome = ARGV[3]
+redis.call('RPUSH', KEYS[4], ARGV[6])
+if outcome ~= 'delivered' then
+  if redis.call('HGET', KEYS[1], 'dispatch') ~= ARGV[2] then return 0 end
+  if redis.call('HGET', KEYS[1], 'status') == 'delivered' then return 0 end
+end
+if #ARGV > 11 then redis.call('HSET', KEYS[1], unpack(ARGV, 12)) end
+if outcome == 'delivered' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  redis.call('ZREM', KEYS[6], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[7])
+  redis.call('EXPIRE', KEYS[4], ARGV[7])
+  redis.call('HINCRBY', KEYS[8], ARGV[11] .. '|' .. ARGV[9], 1)
+  redis.call('HINCRBY', KEYS[8], ARGV[11] .. '|count', 1)
+  redis.call('HINCRBYFLOAT', KEYS[8], ARGV[11] .. '|sum', ARGV[10])
+elseif outcome == 'retry' then
+  redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
+elseif outcome == 'dead' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[6], ARGV[1])
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+elseif outcome == 'park' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[6], ARGV[1])
+  redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+end
+redis.call('HINCRBY', KEYS[7], ARGV[8], 1)
+return 1
+"""
+
+
+# KEYS: ready set, due. ARGV: now, lease_until, limit, prefix, due_before
+# Stale entries (claimed by their own job, or waiting for a retry time) are dropped as they are met.
+_CLAIM_READY = """
+local limit = tonumber(ARGV[3])
+local out = {}
+local taken = 0
+for round = 1, 4 do
+  if taken >= limit then break end
+  local popped = redis.call('ZPOPMIN', KEYS[1], limit - taken)
+  if #popped == 0 then break end
+  for i = 1, #popped, 2 do
+    local id = popped[i]
+    local key = ARGV[4] .. 'ev:' .. id
+    local status = redis.call('HGET', key, 'status')
+    local due = redis.call('ZSCORE', KEYS[2], id)
+    if (status == 'queued' or status == 'retrying') and due and tonumber(due) <= tonumber(ARGV[5]) then
+      local old = redis.call('HGET', key, 'dispatch')
+      local dispatch = redis.call('HINCRBY', key, 'dispatch', 1)
+      redis.call('HSET', key, 'status', 'delivering', 'updated_at', ARGV[1], 'lease_until', ARGV[2])
+      redis.call('ZADD', KEYS[2], ARGV[2], id)
+      local attempt = redis.call('HINCRBY', key, 'attempts', 1)
+      table.insert(out, id)
+      table.insert(out, dispatch)
+      table.insert(out, attempt)
+      table.insert(out, old)
+      taken = taken + 1
+    end
+  end
+end
+return out
+"""
+
+# KEYS: dead, event, attempts, parked, backlog. ARGV: id, now, retention
+_PURGE = """
+local removed = redis.call('ZREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[4], ARGV[1])
+if removed == 0 then return 0 end
+redis.call('ZREM', KEYS[5], ARGV[1])
+redis.call('HSET', KEYS[2], 'status', 'purged', 'updated_at', ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+return 1
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class DeliveryLifecycle:
+    """The state transitions of :class:`~leadgate.events.EventStore` (a mixin: keys come from the store)."""
+
+    redis: redis.Redis
+    prefix: str
+    retention_seconds: int
+    encode: Callable[[Mapping[str, Any]], dict[str, str]]
+
+    def register_scripts(self, client: redis.Redis) -> None:
+        self._claim = client.register_script(_CLAIM)
+        self._dispatch = client.register_script(_DISPATCH)
+        self._finish = client.register_script(_FINISH)
+        self._purge = client.register_script(_PURGE)
+        self._claim_ready = client.register_script(_CLAIM_READY)
+
+    def claim(self, event_id: str, dispatch: int, now: float, lease_until: float) -> int:
+        """Takes an event for delivery; returns the attempt number.
+
+        0 means the event needs no delivery (final or gone), -1 that this job is stale,
+        -2 that its destination is paused (the event was parked as ``paused``).
+        """
+        claimable = "," + ",".join(sorted(CLAIMABLE)) + ","
+        result = self._claim(
+            keys=[
+                self.key(event_id),
+                self.due_key,
+                self.paused_key,
+                self.parked_key,
+                self.backlog_key,
+                metrics.COUNTERS_KEY,
+            ],
+            args=[event_id, dispatch, now, lease_until, claimable, self.prefix],
+        )
+        return int(result)
+
+    def claim_ready(
+        self, destination: str, limit: int, now: float, lease_until: float, due_before: float
+    ) -> list[tuple[str, int, int, int]]:
+        """Takes up to ``limit`` queued leads for ``destination`` in one atomic step (for a bulk call).
+
+        Each taken event gets a new dispatch number, so the job that was queued for it
+        finds itself stale. Returns ``(event_id, dispatch, attempt, old_dispatch)``.
+        """
+        flat = self._claim_ready(
+            keys=[self.ready_key(destination), self.due_key],
+            args=[now, lease_until, limit, self.prefix, due_before],
+        )
+        return [(_text(flat[i]), int(flat[i + 1]), int(flat[i + 2]), int(flat[i + 3])) for i in range(0, len(flat), 4)]
+
+    def dispatch_due(self, now: float, grace_until: float, limit: int = 200) -> list[tuple[str, int]]:
+        """Marks due events dispatched (pushing their deadline to ``grace_until``); returns (id, dispatch)."""
+        flat = self._dispatch(keys=[self.due_key], args=[now, grace_until, limit, self.prefix])
+        return [(_text(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    def finish(
+        self,
+        event_id: str,
+        dispatch: int,
+        outcome: str,
+        attempt: Mapping[str, Any],
+        fields: Mapping[str, Any],
+        next_at: float = 0.0,
+        now: float | None = None,
+        *,
+        destination: str = "",
+        received_at: float | None = None,
+    ) -> bool:
+        """Records one attempt and its outcome (``delivered``, ``retry``, ``dead`` or ``park``).
+
+        A stale job (the event was dispatched again since) only adds its attempt to
+        the log; a delivery is always recorded, whoever made it. The destination's
+        counters (and, for a delivery, the receipt-to-delivery latency histogram) are
+        updated in the same script, so metrics never disagree with the store.
+        """
+        now = time.time() if now is None else now
+        pairs: list[str] = []
+        for key, value in self.encode({**fields, "updated_at": now}).items():
+            pairs.extend((key, value))
+        latency = max(now - received_at, 0.0) if received_at else 0.0
+        result = self._finish(
+            keys=[
+                self.key(event_id),
+                self.due_key,
+                self.dead_key,
+                self.attempts_key(event_id),
+                self.parked_key,
+                self.backlog_key,
+                metrics.COUNTERS_KEY,
+                metrics.LATENCY_KEY,
+            ],
+            args=[
+                event_id,
+                dispatch,
+                outcome,
+                now,
+                next_at,
+                json.dumps(attempt, separators=(",", ":"), ensure_ascii=False),
+                self.retention_seconds,
+                metrics.counter_field(OUTCOME_COUNTERS[outcome], destination),
+                metrics.latency_bucket(latency),
+                repr(latency),
+                destination,
+                *pairs,
+            ],
+        )
+        return bool(result)
+
+    def requeue(
+        self,
+        event_id: str,
+        enqueue: Callable[[redis.client.Pipeline, int], None],
+        *,
+        fields: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Puts an event back in line for delivery now (replay), with a fresh dispatch number.
+
+        ``enqueue(pipe, dispatch)`` adds the job inside the same transaction, so the
+        event is never queued without a job or a job left without its event.
+        """
+        key = self.key(event_id)
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    dispatch = int(pipe.hget(key, "dispatch") or 0) + 1
+                    received = pipe.hget(key, "received_at")
+                    pipe_destination = pipe.hget(key, "destination")
+                    now = time.time()
+                    values = {"status": "queued", "attempts": 0, "next_attempt_at": "", **(fields or {})}
+                    pipe.multi()
+                    pipe.hset(key, mapping=self.encode({**values, "dispatch": dispatch, "updated_at": now}))
+                    pipe.persist(key)
+                    pipe.persist(self.attempts_key(event_id))
+                    pipe.zrem(self.dead_key, event_id)
+                    pipe.zrem(self.parked_key, event_id)
+                    pipe.zadd(self.due_key, {event_id: now + defaults.DISPATCH_GRACE_SECONDS})
+                    pipe.zadd(self.backlog_key, {event_id: float(received or now)})
+                    if values.get("batchable"):
+                        destination = values.get("destination") or _text(pipe_destination or b"")
+                        pipe.zadd(self.ready_key(destination), {event_id: float(received or now)})
+                    enqueue(pipe, dispatch)
+                    pipe.execute()
+                    return dispatch
+                except redis.WatchError:
+                    continue
+
+    def purge(self, event_id: str) -> bool:
+        """Drops a dead letter or a parked event for good (an operator's decision); anything else is left alone."""
+        result = self._purge(
+            keys=[self.dead_key, self.key(event_id), self.attempts_key(event_id), self.parked_key, self.backlog_key],
+            args=[event_id, time.time(), self.retention_seconds],
+        )
+        return bool(result)
