@@ -319,6 +319,30 @@ def send_test(config: Config, source_id: str, url: str | None) -> None:
         sys.exit(1)
 
 
+@main.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--source", "source_id", required=True, help="Source whose mapping and destination to use.")
+@click.option("--kind", type=click.Choice(["contacts", "leads", "deals"]), default="contacts", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Validate and report only; send nothing.")
+@click.option("--skip-duplicates", is_flag=True, help="Skip existing contacts, not merge (deals: skip_if_exists).")
+@click.option("--default-tag", "default_tags", multiple=True, help="Tag for every row (repeatable).")
+@click.option("--default-source", default=None, help="ConnectGain source for rows without one.")
+@click.option("--default-pipeline-id", default=None, help="Deals: pipeline for rows without one.")
+@click.option("--default-stage", default=None, help="Deals: stage for rows without one.")
+@click.option("--default-currency", default=None, help="Deals: currency for rows without one.")
+@click.option("--failed-csv", type=click.Path(dir_okay=False), help="Rejected rows [default: FILE.failed.csv].")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False), help="Resume state file [next to FILE].")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Rows per request (capped at the limit).")
+@with_config
+def import_csv(config: Config, csv_file: str, source_id: str, kind: str, default_tags: tuple[str, ...], **kw: Any):
+    """Import a CSV of contacts, leads or deals with ConnectGain's bulk endpoints; re-run to resume."""
+    from leadgate.importer_cli import run_import_command
+    from workers.importer import ImportOptions
+
+    options = ImportOptions(kind=kind, default_tags=default_tags, **kw)
+    sys.exit(run_import_command(config, csv_file, source_id, options, console, err_console))
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, envvar="PORT")

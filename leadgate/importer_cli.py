@@ -27,7 +27,15 @@ from workers.importer import ImportRefused
 from workers.importer import ImportSummary
 from workers.importer import run_import
 
-__all__ = ["EXIT_OK", "EXIT_REJECTED_ROWS", "EXIT_REFUSED", "EXIT_STOPPED", "run_import_command", "summary_table"]
+__all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "EXIT_REJECTED_ROWS",
+    "EXIT_STOPPED",
+    "run_import_command",
+    "summary_table",
+]
 
 EXIT_OK = 0
 """Every row is in ConnectGain (or, in a dry run, every row is valid)."""
@@ -37,6 +45,8 @@ EXIT_REFUSED = 2
 """Nothing was sent: bad source, file, option or state file."""
 EXIT_STOPPED = 3
 """ConnectGain stopped the run (outage, refused key); progress is saved, run the same command again."""
+EXIT_INTERRUPTED = 130
+"""Ctrl-C: progress is saved, as after a stop."""
 
 SHOWN_REJECTS = 20
 """Bad rows printed one per line; the rest are only counted (all of them are in the failed-rows CSV)."""
@@ -74,7 +84,8 @@ class ConsoleListener(ImportListener):
             self.progress.start()
 
     def _print(self, text: str) -> None:
-        (self.progress.console if self.progress else self.console).print(text, highlight=False)
+        # one line per event, never wrapped, so a log of the run can be grepped by line number
+        (self.progress.console if self.progress else self.console).print(text, highlight=False, soft_wrap=True)
 
     def lines_read(self, line: int) -> None:
         if self.progress is not None and self.task is not None:
@@ -109,23 +120,23 @@ class ConsoleListener(ImportListener):
             self.progress = None
 
 
-def summary_table(summary: ImportSummary, kind: str) -> Table:
-    """total, new, updated, skipped, failed, invalid: one row, as the issue asks."""
-    title = "import summary (dry run: nothing sent)" if summary.dry_run else "import summary"
-    table = Table(title=title)
-    columns = ("total", "new", "updated", "skipped", "failed", "invalid")
-    for column in columns:
-        table.add_column(column, justify="right")
+def summary_table(summary: ImportSummary) -> Table:
+    """total, new, updated, skipped, failed, invalid in one row; a dry run has only total, valid, invalid."""
     if summary.dry_run:
-        valid = summary.total - summary.invalid
-        table.add_row(str(summary.total), f"({valid} valid)", "-", "-", "-", str(summary.invalid))
+        table = Table(title="dry run: nothing sent")
+        counts = {"total": summary.total, "valid": summary.total - summary.invalid, "invalid": summary.invalid}
     else:
-        table.add_row(*(str(getattr(summary, column)) for column in columns))
+        table = Table(title="import summary")
+        columns = ("total", "new", "updated", "skipped", "failed", "invalid")
+        counts = {column: getattr(summary, column) for column in columns}
+    for column in counts:
+        table.add_column(column, justify="right")
+    table.add_row(*(str(count) for count in counts.values()))
     return table
 
 
 def _report(summary: ImportSummary, kind: str, console: Console) -> None:
-    console.print(summary_table(summary, kind))
+    console.print(summary_table(summary))
     if summary.dry_run:
         console.print(f"would send {summary.chunks} request(s)", highlight=False)
     else:
@@ -146,12 +157,16 @@ def _report(summary: ImportSummary, kind: str, console: Console) -> None:
 
 
 def run_import_command(
-    config: Config, csv_path: Path, source_id: str, options: ImportOptions, console: Console, err_console: Console
+    config: Config, csv_path: str | Path, source_id: str, options: ImportOptions, console: Console, err_console: Console
 ) -> int:
     """Runs the import with progress output and returns the exit code."""
     listener = ConsoleListener(console)
     try:
         summary = run_import(config, csv_path, source_id, options, listener)
+    except KeyboardInterrupt:
+        listener.stop()
+        err_console.print("[bold red]leadgate:[/] interrupted; progress is saved: run the same command to continue")
+        return EXIT_INTERRUPTED
     except ImportFailure as err:
         listener.stop()
         if err.summary is not None and err.summary.total:

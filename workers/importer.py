@@ -31,6 +31,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -54,12 +55,16 @@ from adapters.normalize import normalize_email
 from adapters.normalize import normalize_phone
 from adapters.normalize import render_template
 from adapters.normalize import split_full_name
+from adapters.schemas import MAX_BULK_CONTACTS
+from adapters.schemas import MAX_BULK_DEALS
+from adapters.schemas import MAX_BULK_LEADS
 from adapters.schemas import BulkContactsRequestSchema
 from adapters.schemas import BulkDealSchema
 from adapters.schemas import BulkDealsRequestSchema
 from adapters.schemas import BulkLeadsRequestSchema
 from leadgate.config import Config
 from leadgate.config import SourceConfig
+from workers.connectgain import BODY_KEEP
 from workers.connectgain import ConnectGainClient
 from workers.connectgain import raise_for_response
 from workers.errors import OperatorActionError
@@ -91,6 +96,9 @@ MAX_RETRY_WAIT = 60.0
 """A longer ``Retry-After`` is clamped: a stopped run can simply be re-run later."""
 IMPORT_TIMEOUT_SECONDS = 60.0
 """Per request: a 500-contact import takes ConnectGain far longer than one lead."""
+ROW_STATUSES = frozenset({400, 422})
+"""A whole chunk answered with these is about its content: its rows fail (final) and the run goes on.
+Any other 4xx (404, 405, 413, ...) is about the setup and stops the run with nothing recorded."""
 PROGRESS_EVERY = 250
 """Rows between two progress reports while rows are only being read (dry runs, long bad stretches)."""
 
@@ -106,9 +114,9 @@ class Endpoint:
 
 
 ENDPOINTS: dict[str, Endpoint] = {
-    "contacts": Endpoint("/import-contacts-bulk", "contacts", 500, BulkContactsRequestSchema),
-    "leads": Endpoint("/create-leads-bulk", "leads", 100, BulkLeadsRequestSchema),
-    "deals": Endpoint("/create-deals-bulk", "deals", 100, BulkDealsRequestSchema),
+    "contacts": Endpoint("/import-contacts-bulk", "contacts", MAX_BULK_CONTACTS, BulkContactsRequestSchema),
+    "leads": Endpoint("/create-leads-bulk", "leads", MAX_BULK_LEADS, BulkLeadsRequestSchema),
+    "deals": Endpoint("/create-deals-bulk", "deals", MAX_BULK_DEALS, BulkDealsRequestSchema),
 }
 
 
@@ -125,8 +133,8 @@ class ImportOptions:
     default_stage: str | None = None
     default_currency: str | None = None
     chunk_size: int | None = None
-    failed_csv: Path | None = None
-    state_path: Path | None = None
+    failed_csv: str | os.PathLike[str] | None = None
+    state_path: str | os.PathLike[str] | None = None
     tries: int = IMPORT_TRIES
     backoff_seconds: tuple[float, ...] = IMPORT_BACKOFF_SECONDS
 
@@ -288,7 +296,7 @@ def _scan(path: Path) -> tuple[str, int]:
     lines = 0
     ended_with_newline = True
     with path.open("rb") as file:
-        while block := file.read(1 << 20):
+        while block := file.read(1 << 18):
             digest.update(block)
             try:
                 decoder.decode(block)
@@ -331,15 +339,21 @@ DEAL_CONTACT_TARGETS = {
 }
 """Lead fields a deal column may map to (by ``field_map`` or the form aliases) and what they mean for the deal."""
 DEAL_NUMBERS = ("value", "probability")
+_DEAL_SCHEMA = BulkDealSchema()
+NUMBER = re.compile(r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][-+]?\d+)?")
+INTEGER = re.compile(r"[-+]?\d+")
 
 
 def _number(text: str) -> int | float:
-    """``"12,500.50"`` -> 12500.5; thousands separators and spaces are dropped, a decimal point is kept."""
-    cleaned = text.replace(",", "").replace("_", "").replace(" ", "")
-    number = float(cleaned)
-    if number != number or number in (float("inf"), float("-inf")):
+    """``"12,500.50"`` -> 12500.5, ``"60"`` -> 60.
+
+    Commas are read only as thousands separators in their usual places, so a European
+    ``"1.234,56"`` is refused rather than silently read as 1.23456.
+    """
+    if not NUMBER.fullmatch(text):
         raise ValueError(text)
-    return int(number) if number.is_integer() and "." not in cleaned and "e" not in cleaned.lower() else number
+    cleaned = text.replace(",", "")
+    return int(cleaned) if INTEGER.fullmatch(cleaned) else float(cleaned)
 
 
 def _deal_target(name: str, source: SourceConfig) -> str | None:
@@ -347,10 +361,9 @@ def _deal_target(name: str, source: SourceConfig) -> str | None:
     if key in DEAL_FIELDS:
         return key
     found, target = map_target(name, source.field_map)
-    if not found:
-        target = form.ALIASES.get(key)
-    if target is None and found or target in DROP_TARGETS:
-        return None
+    if found and (target is None or target in DROP_TARGETS):
+        return None  # field_map drops it
+    target = target if found else form.ALIASES.get(key)
     if target and target.startswith("custom_fields."):
         return target
     return DEAL_CONTACT_TARGETS.get(target or "", f"custom_fields.{name}")
@@ -411,7 +424,8 @@ def deal_payload(fields: Sequence[Sequence[str]], source: SourceConfig, default_
     if custom:
         deal["custom_fields"] = custom
     values = {**custom, **deal}
-    deal.setdefault("source", render_template(source.source, values) or source.source)
+    if "source" not in deal and render_template(source.source, values):
+        deal["source"] = render_template(source.source, values)
     tags = [render_template(tag, values) for tag in source.tags] + deal.get("tags", []) + list(default_tags)
     tags = list(dict.fromkeys(tag for tag in tags if tag))
     if tags:
@@ -422,7 +436,7 @@ def deal_payload(fields: Sequence[Sequence[str]], source: SourceConfig, default_
     if not any(key in deal or key in errors for key in ("contact_id", "contact_email", "contact_phone")):
         errors["contact"] = "one of contact_email, contact_phone (or contact_id) is required"
     if not errors:
-        for name, problems in BulkDealSchema().validate(deal).items():
+        for name, problems in _DEAL_SCHEMA.validate(deal).items():
             errors[name] = " ".join(problems) if isinstance(problems, list) else str(problems)
     if errors:
         raise Unprocessable("not a deal ConnectGain accepts", errors=errors)
@@ -468,6 +482,7 @@ class ImportJournal:
             raise ImportRefused(f"another import is using {path}; wait for it to finish") from None
         handle.seek(0)
         entries = []
+        text = "\n"
         for text in handle:
             try:
                 entries.append(json.loads(text))
@@ -482,11 +497,15 @@ class ImportJournal:
                 "source differed; re-sending could deliver rows twice. To import corrections, fix the failed-rows "
                 "CSV and import that file; to start over anyway, delete the state file or pass another --state."
             )
-        journal = cls(path, handle, first if first and first.get("key") == header["key"] else header, done)
-        journal.sending = {e["number"] for e in entries if e.get("type") == "sending"} - set(done)
-        if first is None or first.get("key") != header["key"]:
+        if first is None or first.get("key") != header["key"]:  # new, or nothing of another import was sent
             handle.truncate(0)
+            journal = cls(path, handle, header, {})
             journal._append(header)
+            return journal
+        if not text.endswith("\n"):
+            handle.write("\n")  # end the torn line, so the next entry is a line of its own
+        journal = cls(path, handle, first, done)
+        journal.sending = {e["number"] for e in entries if e.get("type") == "sending"} - set(done)
         return journal
 
     def _append(self, entry: dict[str, Any]) -> None:
@@ -495,7 +514,9 @@ class ImportJournal:
         os.fsync(self.handle.fileno())
 
     def begin(self, number: int, first_line: int, last_line: int, rows: int) -> None:
-        self._append({"type": "sending", "number": number, "first_line": first_line, "last_line": last_line})
+        self._append(
+            {"type": "sending", "number": number, "first_line": first_line, "last_line": last_line, "rows": rows}
+        )
         self.sending.add(number)
 
     def finish(self, outcome: ChunkOutcome) -> None:
@@ -520,10 +541,11 @@ class FailedRows:
 
     def __init__(self, path: Path, header: list[str]):
         self.path = path
+        self.partial = path.with_name(f"{path.name}.partial")  # the last complete report stays until this one is
         self.keep = [i for i, name in enumerate(header) if name not in self.MARKERS]  # a failed CSV imported again
         self.width = len(header)
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = path.open("w", encoding="utf-8", newline="")
+        self.handle = self.partial.open("w", encoding="utf-8", newline="")
         self.writer = csv.writer(self.handle)
         self.writer.writerow([*self.MARKERS, *(header[i] for i in self.keep)])
         self.count = 0
@@ -535,8 +557,13 @@ class FailedRows:
         self.writer.writerow([record.line, error, *kept, *values[self.width :]])
         self.count += 1
 
-    def close(self) -> None:
+    def close(self, keep: bool = True) -> None:
+        """Replaces the previous report with this one, or (``keep=False``) drops this one."""
         self.handle.close()
+        if keep:
+            os.replace(self.partial, self.path)
+        else:
+            self.partial.unlink(missing_ok=True)
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -556,6 +583,21 @@ def _error_text(response: httpx.Response | None, fallback: str) -> str:
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return f"{fallback}: {body['error']}"
     return fallback
+
+
+def _results(response: httpx.Response) -> dict[str, Any]:
+    """The JSON of a 2xx bulk answer, which must hold a ``results`` list."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+        raise TransientError(
+            _error_text(response, f"ConnectGain answered {response.status_code} without results[]"),
+            status_code=response.status_code,
+            body=response.text[:BODY_KEEP],
+        )
+    return body
 
 
 class _Import:
@@ -624,9 +666,10 @@ class _Import:
                 extras["default_tags"] = list(options.default_tags)
                 if options.default_source:
                     extras["default_source"] = options.default_source
-            given = [n for n in ("pipeline_id", "stage", "currency") if getattr(options, f"default_{n}")]
+            given = [f"--default-{n.replace('_', '-')}" for n in ("pipeline_id", "stage", "currency")]
+            given = [flag for flag in given if getattr(options, flag[2:].replace("-", "_"))]
             if given:
-                self.notes.append(f"--default-{'/'.join(given)} only apply to --kind deals; ignored")
+                self.notes.append(f"{', '.join(given)}: for --kind deals only; ignored")
             if self.source.deal:
                 self.notes.append(
                     f"source {self.source.id} has a deal: block, but {self.endpoint.path} creates no deals; "
@@ -694,17 +737,21 @@ class _Import:
         self.journal.begin(number, first, last, len(chunk))
         outcome = ChunkOutcome(number, first, last, len(chunk))
         try:
-            response = self._post(number, first, last, body, uncertain)
+            answer = self._post(number, first, last, body, uncertain)
         except PermanentError as err:
             outcome.failures = {record.line: err.message for record, _payload in chunk}
         else:
-            self._tally(outcome, chunk, response)
+            self._tally(outcome, chunk, answer)
         outcome.failed = len(outcome.failures)
         self.journal.finish(outcome)
         return outcome
 
-    def _post(self, number: int, first: int, last: int, body: dict[str, Any], uncertain: bool) -> httpx.Response:
-        """POSTs one chunk, retrying transient failures; a chunk that might have arrived is resent safely."""
+    def _post(self, number: int, first: int, last: int, body: dict[str, Any], uncertain: bool) -> dict[str, Any]:
+        """POSTs one chunk and returns the answer's JSON, retrying transient failures.
+
+        A 2xx without ``results[]`` is transient too (as in coalesced delivery): nothing in it
+        says which rows were recorded, so the chunk is sent again, safely (see ``uncertain``).
+        """
         assert self.client is not None
         tries = max(self.options.tries, 1)
         for attempt in range(1, tries + 1):
@@ -715,7 +762,7 @@ class _Import:
             try:
                 response = self.client.post(self.destination, self.endpoint.path, body)
                 raise_for_response(response)
-                return response
+                return _results(response)
             except TransientError as err:
                 if attempt == tries:
                     raise ImportStopped(
@@ -738,20 +785,18 @@ class _Import:
                 ) from None
             except PermanentError as err:
                 err.message = _error_text(response, err.message)
-                raise
+                if err.status_code in ROW_STATUSES:
+                    raise
+                raise ImportStopped(
+                    f"{err.message} for {self.endpoint.path} at {self.destination.base_url}: check the destination "
+                    "(base_url) and --chunk-size, then run the same command again",
+                    self.summary,
+                ) from None
         raise AssertionError("unreachable")
 
-    def _tally(self, outcome: ChunkOutcome, chunk: list[tuple[CsvRecord, dict[str, Any]]], response: Any) -> None:
+    def _tally(self, outcome: ChunkOutcome, chunk: list[tuple[CsvRecord, dict[str, Any]]], body: dict) -> None:
         """Maps ``results[]`` back to rows by index and takes the counts from ``summary``."""
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        results = body.get("results") if isinstance(body, dict) else None
-        if not isinstance(results, list):
-            error = f"ConnectGain answered {response.status_code} without results; check these rows in ConnectGain"
-            outcome.failures = {record.line: error for record, _payload in chunk}
-            return
+        results = body["results"]
         by_index = {r["index"]: r for r in results if isinstance(r, dict) and isinstance(r.get("index"), int)}
         fresh = 0
         for index, (record, _payload) in enumerate(chunk):
@@ -783,8 +828,8 @@ class _Import:
     def run(self) -> ImportSummary:
         digest, lines = _scan(self.path)
         options = self.options
-        failed_path = options.failed_csv or _default_path(self.path, ".failed.csv")
-        state_path = None if options.dry_run else options.state_path
+        failed_path = Path(options.failed_csv) if options.failed_csv else _default_path(self.path, ".failed.csv")
+        state_path = None if options.dry_run or not options.state_path else Path(options.state_path)
         if not options.dry_run and state_path is None:
             state_path = _default_path(self.path, f".{self.source.id}.{self.kind}.import-state.jsonl")
         self.summary.failed_csv, self.summary.state_path = failed_path, state_path
@@ -840,25 +885,33 @@ class _Import:
             names = [name.strip() for name in header.values]
             self.failed = FailedRows(plan.failed_csv, header.values)
             self.listener.started(plan)
-            chunk: list[tuple[CsvRecord, dict[str, Any]]] = []
+            keep_report = True
             try:
-                for record in records:
-                    self.summary.total += 1
-                    try:
-                        chunk.append((record, self._payload(record, names)))
-                    except Unprocessable as err:
-                        self.summary.invalid += 1
-                        self._reject(record, _describe(err), "invalid")
-                    if len(chunk) >= self.chunk_size:
-                        self._flush(chunk)
-                    elif self.summary.total % PROGRESS_EVERY == 0:
-                        self.listener.lines_read(record.line)
-                self._flush(chunk)
+                self._stream(records, names)
+            except ImportRefused:
+                keep_report = False  # the state does not fit: the last complete report stays as it was
+                raise
             except csv.Error as err:
                 raise ImportStopped(f"{self.path} stopped being readable as CSV: {err}", self.summary) from None
             finally:
-                self.failed.close()
+                self.failed.close(keep=keep_report)
             self.listener.lines_read(plan.lines)
+
+    def _stream(self, records: Iterator[CsvRecord], names: list[str]) -> None:
+        """Validates row by row and sends each chunk as soon as it is full."""
+        chunk: list[tuple[CsvRecord, dict[str, Any]]] = []
+        for record in records:
+            self.summary.total += 1
+            try:
+                chunk.append((record, self._payload(record, names)))
+            except Unprocessable as err:
+                self.summary.invalid += 1
+                self._reject(record, _describe(err), "invalid")
+            if len(chunk) >= self.chunk_size:
+                self._flush(chunk)
+            elif self.summary.total % PROGRESS_EVERY == 0:
+                self.listener.lines_read(record.line)
+        self._flush(chunk)
 
 
 def run_import(
@@ -868,7 +921,7 @@ def run_import(
     options: ImportOptions | None = None,
     listener: ImportListener | None = None,
     client: ConnectGainClient | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> ImportSummary:
     """Imports ``csv_path`` through ``source_id``'s mapping into its destination with the bulk endpoints.
 
@@ -876,7 +929,7 @@ def run_import(
         options: kind, dry run, bulk options, output paths (defaults next to the CSV).
         listener: progress hooks; see :class:`ImportListener`.
         client: a ConnectGain client to use (one is made and closed otherwise).
-        sleep: how to wait between tries (tests pass a recorder).
+        sleep: how to wait between tries (default ``time.sleep``; tests pass a recorder).
 
     Returns:
         The totals over the whole file, chunks done by earlier runs included.
@@ -889,5 +942,6 @@ def run_import(
     path = Path(csv_path)
     if not path.is_file():
         raise ImportRefused(f"{path} is not a file")
-    run = _Import(config, path, source_id, options or ImportOptions(), listener or ImportListener(), client, sleep)
+    options, listener = options or ImportOptions(), listener or ImportListener()
+    run = _Import(config, path, source_id, options, listener, client, sleep or time.sleep)
     return run.run()
