@@ -443,7 +443,8 @@ sources:
 
 def test_the_readme_examples_load_and_map_the_shapes_they_describe():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Any JSON webhook") : readme.index("## Production")]
+    start = readme.index("## Any JSON webhook")
+    section = readme[start : readme.index("\n## ", start + 1)]
     webflow_yaml, calendly_yaml = re.findall(r"```yaml\n(.*?)```", section, re.S)
     head = 'destinations: {main: {base_url: "http://127.0.0.1:9", api_key: k}}\n'
     env = {"WEBFLOW_HOOK_TOKEN": "t", "CALENDLY_HOOK_TOKEN": "c"}
