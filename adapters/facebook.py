@@ -14,7 +14,6 @@ Pure: no Redis, no HTTP client. The Graph fetch lives in ``workers/``.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -33,6 +32,7 @@ from adapters.base import InboundEvent
 from adapters.base import InboundRequest
 from adapters.base import Reply
 from adapters.base import Unprocessable
+from adapters.jsonbody import load_json
 from adapters.normalize import LeadDraft
 from adapters.normalize import finalize
 from adapters.normalize import map_target
@@ -151,10 +151,6 @@ def verify(request: InboundRequest, source: SourceConfig) -> None:
     )
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _graph_id(value: Any) -> str | None:
     """An id as the exact decimal string, whether Meta sent a JSON number or a string."""
     if isinstance(value, bool):
@@ -180,11 +176,8 @@ def _timestamp(value: Any) -> int | str | None:
 
 
 def _body(request: InboundRequest) -> dict[str, Any]:
-    try:
-        # Decimal keeps a number written as 1.2e16 exact; ints already are (no float on the way).
-        data = json.loads(request.body, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise BadInput(f"the body is not valid JSON: {err}") from None
+    # Decimal keeps a number written as 1.2e16 exact; ints already are (no float on the way).
+    data = load_json(request.body, exact_numbers=True)
     if not isinstance(data, dict) or not isinstance(data.get("entry"), list):
         raise BadInput("expected a Meta webhook notification: an object with an entry list")
     return data

@@ -14,7 +14,6 @@ No I/O: the module only reads the request it is handed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from adapters.base import InboundEvent
 from adapters.base import InboundRequest
 from adapters.base import Reply
 from adapters.base import UnsupportedMediaType
+from adapters.jsonbody import load_json
 from adapters.normalize import LeadDraft
 from adapters.normalize import canonical_key
 from adapters.normalize import finalize
@@ -133,10 +133,6 @@ def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
     """Yields (dotted name, scalar) pairs; list items repeat the name, None is dropped."""
     if value is None:
@@ -152,14 +148,7 @@ def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
 
 
 def _json_fields(body: bytes) -> list[list[Any]]:
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise BadInput(f"the JSON body is not valid UTF-8 (byte {err.start})") from None
-    try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except ValueError as err:
-        raise BadInput(f"the body is not valid JSON: {err}") from None
+    data = load_json(body)
     if not isinstance(data, dict):
         kind = "an array" if isinstance(data, list) else "a single value"
         raise BadInput(f"the JSON body must be an object of field names to values, not {kind}")

@@ -33,6 +33,7 @@ from adapters.base import BadInput
 from adapters.base import InboundEvent
 from adapters.base import InboundRequest
 from adapters.base import Reply
+from adapters.jsonbody import load_json
 from adapters.normalize import LeadDraft
 from adapters.normalize import finalize
 from adapters.normalize import map_target
@@ -118,20 +119,9 @@ class Options(Schema):
     test_leads = fields.String(load_default="tag", validate=validate.OneOf(TEST_LEAD_MODES))
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _decode(body: bytes) -> dict[str, Any]:
     """The body as a JSON object; non-integer numbers stay ``Decimal`` so no id goes through a float."""
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise BadInput(f"the body is not valid UTF-8 (byte {err.start})") from None
-    try:
-        data = json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
-    except ValueError as err:
-        raise BadInput(f"the body is not valid JSON: {err}") from None
+    data = load_json(body, exact_numbers=True)
     if not isinstance(data, dict):
         raise BadInput("the body must be a JSON object (one Google Ads lead)")
     return data

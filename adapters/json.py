@@ -21,7 +21,6 @@ the module only reads the request or stored event it is handed.
 
 from __future__ import annotations
 
-import json as jsonlib
 from collections.abc import Iterable
 from collections.abc import Mapping
 from functools import lru_cache
@@ -41,6 +40,7 @@ from adapters.base import InboundEvent
 from adapters.base import InboundRequest
 from adapters.base import Unauthorized
 from adapters.base import Unprocessable
+from adapters.jsonbody import load_json
 from adapters.normalize import LeadDraft
 from adapters.normalize import finalize
 from adapters.normalize import is_valid_target
@@ -177,20 +177,12 @@ def verify(request: InboundRequest, source: SourceConfig) -> None:
         require_hmac_sha256(request.body, secret, request.header(SIGNATURE_HEADER), header=SIGNATURE_HEADER)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _load_body(request: InboundRequest) -> Any:
     try:
-        text = request.body.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise BadInput(f"the body is not valid UTF-8 (byte {err.start})") from None
-    try:
-        return jsonlib.loads(text, parse_constant=_reject_constant)
-    except ValueError as err:
+        return load_json(request.body)
+    except BadInput as err:
         sent = f" (sent as {request.content_type})" if request.content_type else ""
-        raise BadInput(f"the body is not valid JSON{sent}: {err}") from None
+        raise BadInput(f"{err.message}{sent}") from None
 
 
 def _type_name(value: Any) -> str:

@@ -19,7 +19,6 @@ No I/O: the module only reads the request or stored event it is handed.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -36,6 +35,7 @@ from adapters.base import InboundEvent
 from adapters.base import InboundRequest
 from adapters.base import Reply
 from adapters.base import Unprocessable
+from adapters.jsonbody import load_json
 from adapters.normalize import LeadDraft
 from adapters.normalize import finalize
 from adapters.normalize import map_target
@@ -121,17 +121,8 @@ def verify(request: InboundRequest, source: SourceConfig) -> None:
     )
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _load_body(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body.decode("utf-8-sig"), parse_constant=_reject_constant)
-    except UnicodeDecodeError as err:
-        raise BadInput(f"the body is not valid UTF-8 (byte {err.start})") from None
-    except ValueError as err:
-        raise BadInput(f"the body is not valid JSON: {err}") from None
+    data = load_json(body)
     if not isinstance(data, dict):
         raise BadInput("the body must be a JSON object (a Typeform webhook event)")
     return data
@@ -196,7 +187,7 @@ def _automatic_target(field: Mapping[str, Any], answer_type: str) -> str | None:
         return "email"
     if answer_type == "phone_number":
         return "phone"
-    field_type = field.get("type") or ""
+    field_type = field.get("type") if isinstance(field.get("type"), str) else ""
     if answer_type != "text" or (field_type and field_type not in TEXT_FIELDS):
         return None
     for label in (field.get("ref"), field.get("title")):
@@ -290,7 +281,8 @@ def _mapped(names: Sequence[Any], source: SourceConfig) -> tuple[bool, str | Non
 def _extras(response: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     """Hidden fields, score, variables, ending and metadata, as (custom field name, value)."""
     hidden = response.get("hidden") if isinstance(response.get("hidden"), dict) else {}
-    yield from ((str(name), value) for name, value in hidden.items())
+    # a hidden field with a blank name still carries a value worth keeping
+    yield from ((str(name).strip() or "hidden", value) for name, value in hidden.items())
     calculated = response.get("calculated") if isinstance(response.get("calculated"), dict) else {}
     if "score" in calculated:
         yield "score", calculated["score"]

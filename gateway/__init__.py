@@ -25,6 +25,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
 
     configure_logging()
     app = Flask(__name__)
+    app.url_map.merge_slashes = False  # "/hooks//x" is a 404, not a 308 a webhook sender may not follow
     if runtime is None:
         runtime = Runtime.from_config(config if config is not None else load_config())
     app.extensions["leadgate"] = runtime

@@ -85,6 +85,16 @@ def rate_limited(limit: Any) -> Response:
     return error_response(429, "rate_limited", f"too many requests from this address ({limit.limit})")
 
 
+@limiter.request_filter
+def skip_limits_of_unlimited_sources() -> bool:
+    """A hook request for a source without ``rate_limit`` has no limit to check: spare it the limiter's work.
+
+    The same answer as ``exempt_when=unlimited`` on the route (no limit, no rate-limit headers),
+    decided before flask-limiter resolves the request's limits, which it otherwise does twice.
+    """
+    return request.endpoint == "hooks.receive" and unlimited()
+
+
 def count_refusal(source: SourceConfig, counter: str) -> None:
     """Counts a refused request; best effort, a refusal must not turn into a 503."""
     try:
@@ -105,7 +115,7 @@ def receive(source_id: str) -> Response:
     adapter = get_adapter(source.kind)
     if request.method == "OPTIONS":
         return preflight(source)
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):  # Flask routes HEAD here too: answer it like GET, store nothing
         handshake = getattr(adapter, "handshake", None)
         if handshake is None:
             return error_response(405, "method_not_allowed", "POST leads to this URL", headers={"Allow": "POST"})

@@ -98,6 +98,10 @@ def deliver(rt: Runtime, client: ConnectGainClient, event_id: str, dispatch: int
         created = client.create_lead(destination, lead, idempotency_key=event_id)
     except DeliveryError as err:
         return record_failure(rt, event, dispatch, attempt_no, attempt, started, err)
+    except Exception as err:  # a bug must leave a visible, replayable dead letter, not a lead stuck in delivery
+        log.exception("unexpected error delivering %s", event_id)
+        failure = PermanentError(f"internal error while delivering: {type(err).__name__}: {err}")
+        return record_failure(rt, event, dispatch, attempt_no, attempt, started, failure)
     attempt.update(status_code=created.status_code, response=created.body)
     return record_delivered(rt, event, dispatch, attempt, started, created.contact_id, created.deal_id)
 

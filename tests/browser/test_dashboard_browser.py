@@ -58,7 +58,8 @@ def test_log_in_find_a_delivered_event_and_open_it(open_page, live_server, rt, d
     page.wait_for_url(f"{live_server}/admin/events/{event_id}")
     attempts = page.locator("li.attempt")
     assert attempts.count() == 1
-    assert "HTTP 201" in attempts.first.inner_text()
+    # 201 from /create-lead, or 200 when the lead travelled in a create-leads-bulk call with others
+    assert re.search(r"HTTP 20[01]", attempts.first.inner_text())
     assert "+14155552671" in page.locator("table.diff").inner_text()
 
 

@@ -190,3 +190,17 @@ def test_event_without_destination_key_is_dead_with_reason(rt, make_config, deli
     event = rt.store.get(event_id)
     assert event.status == "dead"
     assert "no api_key" in event.last_error
+
+
+def test_an_unexpected_error_leaves_a_replayable_dead_letter(rt, crm, deliver_all):
+    event_id = queue_lead(rt)
+    lead = rt.store.get(event_id).lead
+    rt.store.update(event_id, lead={**lead, "custom_fields": {"budget": float("inf")}})  # cannot be sent as JSON
+    deliver_all(rt)
+    event = rt.store.get(event_id)
+    assert event.status == "dead"
+    assert event.last_error.startswith("internal error while delivering: ValueError")
+    assert crm.deliveries == []
+    assert replay_event(rt, event_id).ok  # replay re-normalizes the raw event: the cause is gone
+    deliver_all(rt)
+    assert rt.store.get(event_id).status == "delivered"
