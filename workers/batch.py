@@ -18,8 +18,6 @@ import json
 import time
 from typing import Any
 
-from rq.job import Job
-
 from leadgate import defaults
 from leadgate.config import Destination
 from leadgate.events import Event
@@ -91,12 +89,14 @@ def _claim_others(rt: Runtime, destination: str, limit: int, lease_seconds: floa
 
 
 def _drop_superseded_jobs(rt: Runtime, claimed: list[tuple[str, int, int, int]]) -> None:
-    """Removes the queued jobs of the leads just taken: they would only find themselves stale."""
+    """Takes the queued jobs of the leads just taken off the queue: they would only find themselves stale.
+
+    Only the queue entry goes: a job another worker already dequeued keeps its record
+    (RQ needs it to finish), and a removed job's record expires with its ``ttl``.
+    """
     with rt.redis.pipeline(transaction=False) as pipe:
         for event_id, _, _, old_dispatch in claimed:
-            superseded = job_id(event_id, old_dispatch)
-            rt.queue.remove(superseded, pipeline=pipe)
-            pipe.delete(Job.key_for(superseded))
+            rt.queue.remove(job_id(event_id, old_dispatch), pipeline=pipe)
         pipe.execute()
 
 

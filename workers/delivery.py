@@ -92,6 +92,7 @@ def deliver(rt: Runtime, client: ConnectGainClient, event_id: str, dispatch: int
         if destination is None:
             raise PermanentError(f"destination {event.destination!r} is no longer configured")
         if policy.batch_size > 1 and is_batchable(lead):
+            event.lead = lead  # fetched or normalized just now (facebook leads arrive without one)
             outcome = deliver_batch(rt, client, destination, event, dispatch, attempt_no, started)
             if outcome is not None:
                 return outcome

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 DELIVER_JOB = "workers.delivery.deliver_event"
 
 
+JOB_TTL_SECONDS = 86400
+"""A job record nobody runs within a day expires; the due set re-dispatches its event anyway."""
+
+
 def delivery_queue(client: redis.Redis) -> Queue:
     return Queue(defaults.QUEUE_NAME, connection=client)
 
@@ -44,6 +48,7 @@ def enqueue_delivery(
         args=(event_id, dispatch),
         job_id=job_id(event_id, dispatch),
         timeout=int(timeout) + 5,
+        ttl=JOB_TTL_SECONDS,
         result_ttl=0,
         failure_ttl=7 * 86400,
         pipeline=pipeline,

@@ -8,8 +8,11 @@ forking per job would cost a TCP+TLS handshake per lead.
 from __future__ import annotations
 
 import logging
+import time
 
+import redis
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 
 from leadgate import runtime as runtime_module
 from leadgate.runtime import Runtime
@@ -30,15 +33,40 @@ class LeadWorker(SimpleWorker):
     max_connection_wait_time = 5.0
 
 
+RESTART_DELAY_SECONDS = 1.0
+"""Pause before a worker whose loop ended on an error (Redis went away mid-job) starts again."""
+
+
 def run_worker(rt: Runtime, *, burst: bool = False, name: str | None = None, dispatch_interval: float = 1.0) -> bool:
-    """Works the delivery queue until stopped (or, with ``burst``, until it is empty)."""
+    """Works the delivery queue until stopped (or, with ``burst``, until it is empty).
+
+    RQ's work loop ends on any unexpected error, and a Redis restart in the middle of
+    a job is one: its bookkeeping after the job needs Redis too. Rather than exit and
+    wait for a supervisor, the loop starts again here; the leads it was holding are
+    safe in the due set and come back when their lease runs out.
+    """
     runtime_module.install(rt)
     dispatcher = Dispatcher(rt.store, rt.queue, rt.config.delivery.lease_seconds)
-    dispatcher.run_once()
     if not burst:
         dispatcher.start(dispatch_interval)
-    worker = LeadWorker([rt.queue], connection=rt.redis, name=name)
     try:
-        return bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
+        while True:
+            worker = LeadWorker([rt.queue], connection=rt.redis, name=name)
+            try:
+                if burst:
+                    dispatcher.run_once()
+                worked = bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
+            except redis.RedisError as err:
+                log.warning("worker loop lost Redis (%s)", type(err).__name__)
+                worked = False
+            if burst or worker._stop_requested:
+                return worked
+            log.warning("worker loop ended unexpectedly; starting again in %.0f s", RESTART_DELAY_SECONDS)
+            try:
+                time.sleep(RESTART_DELAY_SECONDS)
+            except StopRequested:  # SIGTERM while waiting: RQ's handler is still installed
+                return worked
+            if worker._stop_requested:
+                return worked
     finally:
         dispatcher.stop()

@@ -1,0 +1,48 @@
+"""Fixtures for the fault-injection suite: stacks of real processes that are always torn down.
+
+Every scenario builds its own :class:`tests.processes.Stack` (Redis, the sandbox CRM,
+gunicorn, ``leadgate worker`` processes) so counters, queues and the CRM start empty, and
+checks what the senders were told with a :class:`tests.processes.Ledger`. Whatever the
+outcome, every process a stack started is SIGKILLed at teardown and a survivor fails the test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.processes import Stack
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+    """Builds a :class:`Stack` in ``tmp_path`` (keyword arguments tune it); kills all of them after."""
+    stacks: list[Stack] = []
+
+    def build(**options: Any) -> Stack:
+        stack = Stack(tmp_path, **options)
+        stacks.append(stack)
+        return stack
+
+    yield build
+    for stack in stacks:
+        stack.close()
+    leftovers = [name for stack in stacks for name in stack.leftovers()]
+    assert not leftovers, f"processes survived teardown: {leftovers}"
+
+
+@pytest.fixture
+def new_email() -> Callable[[str], str]:
+    """A fresh lower-case e-mail per call (the CRM is searched by e-mail, and merges contacts on it)."""
+    run = uuid.uuid4().hex[:6]
+    counter = iter(range(1_000_000))
+
+    def make(tag: str) -> str:
+        return f"{tag}-{next(counter)}-{run}@example.com"
+
+    return make
