@@ -21,9 +21,12 @@ from leadgate.runtime import Runtime
 from leadgate.sandbox_crm import SandboxCRM
 from workers.queue import Dispatcher
 
+pytest_plugins = ["tests.processes"]
+"""The real-process harness (gunicorn, workers, Redis): its ``make_stack`` fixture serves tests/ and tests/faults/."""
+
 API_KEY = "cg_test"
 
-BASE_CONFIG = """
+DESTINATION_CONFIG = """
 destinations:
   main:
     base_url: {crm_url}
@@ -33,7 +36,12 @@ delivery:
   backoff_seconds: [0.05, 0.1]
   timeout_seconds: 2
   jitter: 0
-sources:
+"""
+"""The sandbox CRM as the one destination, with fast retries: a config's first half (``str.format`` fields)."""
+
+BASE_CONFIG = (
+    DESTINATION_CONFIG
+    + """sources:
   contact-us:
     kind: form
     tags: [website]
@@ -43,6 +51,7 @@ sources:
     allowed_origins: [https://example.com]
     field_map: {{org: company_name, budget: custom_fields.budget}}
 """
+)
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +77,29 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 def crm() -> Iterator[SandboxCRM]:
     with SandboxCRM(api_keys=(API_KEY,)) as server:
         yield server
+
+
+@pytest.fixture
+def graph():
+    """A fake Facebook Graph API on loopback (for the facebook kind and its worker-side fetch)."""
+    from tests.fakes.graph_api import FakeGraphAPI
+
+    with FakeGraphAPI() as fake:
+        yield fake
+
+
+@pytest.fixture(autouse=True)
+def fresh_http_clients(monkeypatch):
+    """Each test gets its own pooled ConnectGain and Graph clients (servers' ports change between tests)."""
+    import workers.delivery as delivery
+    import workers.graph as graph_module
+
+    monkeypatch.setattr(delivery, "_client", None)
+    monkeypatch.setattr(graph_module, "_client", None)
+    yield
+    for module in (delivery, graph_module):
+        if module._client is not None:
+            module._client.close()
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
 import httpx
+import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 from redis.backoff import NoBackoff
@@ -697,3 +698,21 @@ def summary(events: dict[str, Event]) -> dict[str, Any]:
     for event in events.values():
         counts[event.status] = counts.get(event.status, 0) + 1
     return counts
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+    """Builds a :class:`Stack` in ``tmp_path`` (keyword arguments tune it); closes all of them after,
+    and fails the test when any process survives teardown."""
+    stacks: list[Stack] = []
+
+    def build(**options: Any) -> Stack:
+        stack = Stack(tmp_path, **options)
+        stacks.append(stack)
+        return stack
+
+    yield build
+    for stack in stacks:
+        stack.close()
+    leftovers = [name for stack in stacks for name in stack.leftovers()]
+    assert not leftovers, f"processes survived teardown: {leftovers}"

@@ -13,11 +13,8 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Callable
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rq.registry import FailedJobRegistry
@@ -33,23 +30,6 @@ from tests.processes import wait_until
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
 LEADS = 200
-
-
-@pytest.fixture
-def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
-    """Builds a :class:`Stack` in ``tmp_path`` (keyword arguments tune delivery); closes all of them after."""
-    stacks: list[Stack] = []
-
-    def build(**options: Any) -> Stack:
-        stack = Stack(tmp_path, **options)
-        stacks.append(stack)
-        return stack
-
-    yield build
-    for stack in stacks:
-        stack.close()
-    leftovers = [name for stack in stacks for name in stack.leftovers()]
-    assert not leftovers, f"processes survived teardown: {leftovers}"
 
 
 def unique_email(n: int | str) -> str:

@@ -33,6 +33,11 @@ class LeadWorker(SimpleWorker):
     max_connection_wait_time = 5.0
 
 
+def stop_requested(worker: LeadWorker) -> bool:
+    """Whether SIGTERM/SIGINT asked this worker to stop (RQ records the time; an idle stop sets no flag)."""
+    return bool(worker._stop_requested or getattr(worker, "_shutdown_requested_date", None))
+
+
 RESTART_DELAY_SECONDS = 1.0
 """Pause before a worker whose loop ended on an error (Redis went away mid-job) starts again."""
 
@@ -59,14 +64,14 @@ def run_worker(rt: Runtime, *, burst: bool = False, name: str | None = None, dis
             except redis.RedisError as err:
                 log.warning("worker loop lost Redis (%s)", type(err).__name__)
                 worked = False
-            if burst or worker._stop_requested:
+            if burst or stop_requested(worker):
                 return worked
             log.warning("worker loop ended unexpectedly; starting again in %.0f s", RESTART_DELAY_SECONDS)
             try:
                 time.sleep(RESTART_DELAY_SECONDS)
             except StopRequested:  # SIGTERM while waiting: RQ's handler is still installed
                 return worked
-            if worker._stop_requested:
+            if stop_requested(worker):
                 return worked
     finally:
         dispatcher.stop()

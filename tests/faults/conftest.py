@@ -10,30 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-
-from tests.processes import Stack
-
-
-@pytest.fixture
-def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
-    """Builds a :class:`Stack` in ``tmp_path`` (keyword arguments tune it); kills all of them after."""
-    stacks: list[Stack] = []
-
-    def build(**options: Any) -> Stack:
-        stack = Stack(tmp_path, **options)
-        stacks.append(stack)
-        return stack
-
-    yield build
-    for stack in stacks:
-        stack.close()
-    leftovers = [name for stack in stacks for name in stack.leftovers()]
-    assert not leftovers, f"processes survived teardown: {leftovers}"
 
 
 @pytest.fixture

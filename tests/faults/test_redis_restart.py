@@ -30,6 +30,7 @@ a second before an OS crash or power cut may be lost. EmbeddedRedis.stop() is a 
 flushes anyway, and a SIGKILLed redis-server loses nothing either (the write() precedes the reply);
 waiting past that second keeps the claim true for the harder stops this one stands in for."""
 
+
 def test_redis_restart_mid_run_answers_503_and_loses_nothing_acknowledged(make_stack, new_email) -> None:
     stack: Stack = make_stack(timeout_seconds=1, lease_seconds=3)
     assert stack.redis_server is not None

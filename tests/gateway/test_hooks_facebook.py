@@ -18,7 +18,6 @@ from tests.conftest import API_KEY
 from tests.conftest import BASE_CONFIG
 from tests.fakes.graph_api import PAGE_TOKEN
 from tests.fakes.graph_api import VERIFY_TOKEN
-from tests.fakes.graph_api import FakeGraphAPI
 from tests.fakes.graph_api import facebook_config
 from tests.fakes.graph_api import facebook_env
 from tests.fakes.graph_api import leadgen_change
@@ -31,27 +30,8 @@ ZOE = {"first_name": "Zoë", "last_name": "Ünal", "email": "zoe@example.com", "
 
 
 @pytest.fixture
-def graph():
-    with FakeGraphAPI() as fake:
-        yield fake
-
-
-@pytest.fixture
 def config(make_config, graph):
     return make_config(facebook_config(BASE_CONFIG, graph.url), **facebook_env())
-
-
-@pytest.fixture(autouse=True)
-def fresh_http_clients(monkeypatch):
-    import workers.delivery as delivery
-    import workers.graph as graph_module
-
-    monkeypatch.setattr(delivery, "_client", None)
-    monkeypatch.setattr(graph_module, "_client", None)
-    yield
-    for module in (delivery, graph_module):
-        if module._client is not None:
-            module._client.close()
 
 
 def stored(rt) -> list:

@@ -12,20 +12,13 @@ import redis
 from leadgate.config import Config
 from leadgate.connection import client_options
 from leadgate.runtime import Runtime
+from tests.conftest import DESTINATION_CONFIG
 
 KEY = "gk-7c1f0e"
 
-GOOGLE_CONFIG = """
-destinations:
-  main:
-    base_url: {crm_url}
-    api_key: {api_key}
-delivery:
-  max_attempts: 3
-  backoff_seconds: [0.05, 0.1]
-  timeout_seconds: 2
-  jitter: 0
-sources:
+GOOGLE_CONFIG = (
+    DESTINATION_CONFIG
+    + """sources:
   google:
     kind: google_ads
     google_key: ${{GOOGLE_LEAD_KEY}}
@@ -41,6 +34,7 @@ sources:
     google_key: ${{GOOGLE_LEAD_KEY}}
     test_leads: deliver
 """
+)
 
 LEAD: dict[str, Any] = {
     "lead_id": "Cj0KCQjwit_8BRCoARIsAIx3Rj7g-lead-0001",

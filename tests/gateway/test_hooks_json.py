@@ -17,23 +17,16 @@ import redis
 from leadgate import runtime as runtime_module
 from leadgate.config import Config
 from leadgate.runtime import Runtime
+from tests.conftest import DESTINATION_CONFIG
 from workers.replay import replay_event
 
 WEBFLOW_TOKEN = "wf-tok-\u00e9"
 SECRET = "whsec-json"
 CALENDLY_TOKEN = "cal-tok"
 
-CONFIG = """
-destinations:
-  main:
-    base_url: {crm_url}
-    api_key: {api_key}
-delivery:
-  max_attempts: 3
-  backoff_seconds: [0.05, 0.1]
-  timeout_seconds: 2
-  jitter: 0
-sources:
+CONFIG = (
+    DESTINATION_CONFIG
+    + """sources:
   webflow:
     kind: json
     token: ${{WEBFLOW_HOOK_TOKEN}}
@@ -82,6 +75,7 @@ sources:
     items: leads
     mapping: {{email: email}}
 """.replace("{calendly_token}", CALENDLY_TOKEN).replace("{secret}", SECRET)
+)
 
 WEBFLOW = {
     "triggerType": "form_submission",

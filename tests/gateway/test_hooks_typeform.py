@@ -24,20 +24,13 @@ from leadgate.connection import client_options
 from leadgate.runtime import Runtime
 from leadgate.sandbox_crm import SandboxCRM
 from tests.conftest import API_KEY
+from tests.conftest import DESTINATION_CONFIG
 from workers.replay import replay_event
 
 SECRET = "whsec-typeform-\u00e9t\u00e9"
-CONFIG = """
-destinations:
-  main:
-    base_url: {crm_url}
-    api_key: {api_key}
-delivery:
-  max_attempts: 3
-  backoff_seconds: [0.05, 0.1]
-  timeout_seconds: 2
-  jitter: 0
-sources:
+CONFIG = (
+    DESTINATION_CONFIG
+    + """sources:
   tf:
     kind: typeform
     secret: ${{TYPEFORM_SECRET}}
@@ -46,6 +39,7 @@ sources:
       budget_ref: custom_fields.budget
       "How did you hear about us?": source
 """
+)
 FIXED_MAPPING = "      reach_me: email\n"
 """The ``field_map`` entry that makes the contactless response below deliverable."""
 

@@ -32,27 +32,8 @@ T0 = unix_day(SINCE)
 
 
 @pytest.fixture
-def graph():
-    with FakeGraphAPI() as fake:
-        yield fake
-
-
-@pytest.fixture
 def config(make_config, graph):
     return make_config(facebook_config(BASE_CONFIG, graph.url), **facebook_env())
-
-
-@pytest.fixture(autouse=True)
-def fresh_http_clients(monkeypatch):
-    import workers.delivery as delivery
-    import workers.graph as graph_module
-
-    monkeypatch.setattr(delivery, "_client", None)
-    monkeypatch.setattr(graph_module, "_client", None)
-    yield
-    for module in (delivery, graph_module):
-        if module._client is not None:
-            module._client.close()
 
 
 @pytest.fixture

@@ -31,17 +31,6 @@ def client_for(rt):
     return http_client(rt.config.delivery.timeout_seconds)
 
 
-@pytest.fixture(autouse=True)
-def fresh_http_client(monkeypatch):
-    """Each test gets its own pooled client (the CRM port changes between tests)."""
-    import workers.delivery as delivery
-
-    monkeypatch.setattr(delivery, "_client", None)
-    yield
-    if delivery._client is not None:
-        delivery._client.close()
-
-
 def test_transient_5xx_is_retried_then_delivered(rt, crm, deliver_all):
     crm.set_faults(status=503, count=2)
     event_id = queue_lead(rt)

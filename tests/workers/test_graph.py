@@ -31,12 +31,6 @@ ANSWERS = {"full_name": "Jane Roe", "email": "jane@example.com", "phone_number":
 
 
 @pytest.fixture
-def graph():
-    with FakeGraphAPI() as fake:
-        yield fake
-
-
-@pytest.fixture
 def config(make_config, graph):
     return make_config(facebook_config(BASE_CONFIG, graph.url), **facebook_env())
 
@@ -46,20 +40,6 @@ def client():
     http = GraphClient(timeout=2)
     yield http
     http.close()
-
-
-@pytest.fixture(autouse=True)
-def fresh_http_clients(monkeypatch):
-    """Each test gets its own pooled clients: the fake servers' ports change between tests."""
-    import workers.delivery as delivery
-    import workers.graph as graph_module
-
-    monkeypatch.setattr(delivery, "_client", None)
-    monkeypatch.setattr(graph_module, "_client", None)
-    yield
-    for module in (delivery, graph_module):
-        if module._client is not None:
-            module._client.close()
 
 
 def error_of(call) -> Exception:
