@@ -304,7 +304,9 @@ def normalize(raw: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
         raise Unprocessable(
             "the lead has not been fetched from the Graph API", errors={"lead": "missing from the stored event"}
         )
-    webhook = raw.get("webhook") if isinstance(raw.get("webhook"), dict) else {}
+    webhook = raw.get("webhook")
+    if not isinstance(webhook, dict):
+        webhook = {}
     draft = LeadDraft()
     field_data = lead.get("field_data")
     test_lead = _answers(draft, field_data if isinstance(field_data, list) else [], source)

@@ -311,12 +311,12 @@ def normalize(raw: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
     for name, value in lead.items():
         if name in read or not str(name).strip() or not isinstance(value, SCALARS):
             continue
-        found, target = map_target(name, source.field_map)
+        found, mapped_to = map_target(name, source.field_map)
         # field_map is explicit, so it applies under ``unmapped: drop`` too.
         if not found and not keep_unmapped:
             continue
         try:
-            draft.assign(target if found else f"custom_fields.{name}", value)
+            draft.assign(mapped_to if found else f"custom_fields.{name}", value)
         except ValueError as err:
             # field_map targets are not checked at config load: park the lead (rejected, replayable), never 500.
             failures[f"field_map.{name}"] = str(err)

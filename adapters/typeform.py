@@ -133,9 +133,10 @@ def _check(condition: bool, message: str) -> None:
         raise BadInput(f"malformed form_response: {message}")
 
 
-def _check_response(response: Any) -> None:
-    """Raises :class:`BadInput` unless ``response`` has the shape :func:`normalize` reads."""
-    _check(isinstance(response, dict), "form_response must be an object")
+def _check_response(response: Any) -> dict[str, Any]:
+    """``response`` itself once it has the shape :func:`normalize` reads; :class:`BadInput` otherwise."""
+    if not isinstance(response, dict):
+        raise BadInput("malformed form_response: form_response must be an object")
     answers = response.get("answers")
     _check(answers is None or isinstance(answers, list), "answers must be a list")
     for index, answer in enumerate(answers or []):
@@ -153,6 +154,7 @@ def _check_response(response: Any) -> None:
         _check(response.get(key) is None or isinstance(response[key], dict), f"{key} must be an object")
     variables = response.get("variables")
     _check(variables is None or isinstance(variables, list), "variables must be a list")
+    return response
 
 
 def parse(request: InboundRequest, source: SourceConfig) -> list[InboundEvent]:
@@ -163,8 +165,7 @@ def parse(request: InboundRequest, source: SourceConfig) -> list[InboundEvent]:
         raise BadInput("the body has no event_type; is this a Typeform webhook?")
     if event_type != LEAD_EVENT:
         return [InboundEvent(raw=body, outcome="ignored", reason=f"{event_type} events are not leads")]
-    response = body.get("form_response")
-    _check_response(response)
+    response = _check_response(body.get("form_response"))
     keys = [f"event:{_text(body.get('event_id'))}", f"token:{_text(response.get('token'))}"]
     return [InboundEvent(raw=body, dedupe_keys=tuple(key for key in keys if not key.endswith(":")))]
 
@@ -174,6 +175,16 @@ def _text(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         return ""
     return str(value).strip()
+
+
+def _as_object(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one: optional parts read the same either way."""
+    return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    """``value`` when it is a JSON array, else an empty one."""
+    return value if isinstance(value, list) else []
 
 
 def _words(text: str) -> frozenset[str]:
@@ -207,7 +218,7 @@ def _choice(choice: Any) -> Any:
 def _choices(choices: Any) -> list[Any] | None:
     if not isinstance(choices, dict):
         return None
-    labels = choices.get("labels") if isinstance(choices.get("labels"), list) else []
+    labels = _as_list(choices.get("labels"))
     other = choices.get("other")
     return [*labels, other] if other not in (None, "") else list(labels)
 
@@ -217,8 +228,8 @@ def _payment(payment: Any, field: Mapping[str, Any]) -> dict[str, Any] | None:
     if not isinstance(payment, dict):
         return None
     out: dict[str, Any] = {"amount": payment.get("amount")}
-    properties = field.get("properties") if isinstance(field.get("properties"), dict) else {}
-    price = properties.get("price") if isinstance(properties.get("price"), dict) else {}
+    properties = _as_object(field.get("properties"))
+    price = _as_object(properties.get("price"))
     currency = properties.get("currency") or price.get("currency")
     if isinstance(currency, str) and currency:
         out["currency"] = currency.upper()
@@ -241,7 +252,7 @@ def _value(answer: Mapping[str, Any], field: Mapping[str, Any]) -> Any:
 
 def _definitions(response: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """``definition.fields`` indexed by id and by ref."""
-    definition = response.get("definition") if isinstance(response.get("definition"), dict) else {}
+    definition = _as_object(response.get("definition"))
     defined = [item for item in definition.get("fields") or [] if isinstance(item, dict)]
     by_id = {_text(item.get("id")): item for item in defined if _text(item.get("id"))}
     by_ref = {_text(item.get("ref")): item for item in defined if _text(item.get("ref"))}
@@ -251,7 +262,7 @@ def _definitions(response: Mapping[str, Any]) -> tuple[dict[str, dict[str, Any]]
 def _answers(response: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
     """Each answer with its field: the answer's own ``field`` merged over its definition."""
     by_id, by_ref = _definitions(response)
-    answers = response.get("answers") if isinstance(response.get("answers"), list) else []
+    answers = _as_list(response.get("answers"))
     for answer in answers:
         if not isinstance(answer, dict) or not isinstance(answer.get("field"), dict):
             continue
@@ -280,19 +291,19 @@ def _mapped(names: Sequence[Any], source: SourceConfig) -> tuple[bool, str | Non
 
 def _extras(response: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
     """Hidden fields, score, variables, ending and metadata, as (custom field name, value)."""
-    hidden = response.get("hidden") if isinstance(response.get("hidden"), dict) else {}
+    hidden = _as_object(response.get("hidden"))
     # a hidden field with a blank name still carries a value worth keeping
     yield from ((str(name).strip() or "hidden", value) for name, value in hidden.items())
-    calculated = response.get("calculated") if isinstance(response.get("calculated"), dict) else {}
+    calculated = _as_object(response.get("calculated"))
     if "score" in calculated:
         yield "score", calculated["score"]
-    variables = response.get("variables") if isinstance(response.get("variables"), list) else []
+    variables = _as_list(response.get("variables"))
     for variable in variables:
         if isinstance(variable, dict) and _text(variable.get("key")) and isinstance(variable.get("type"), str):
             # Typeform's "score" variable is calculated.score again: keep one copy.
             if variable["key"] != "score" or "score" not in calculated:
                 yield f"variables.{_text(variable['key'])}", variable.get(variable["type"])
-    ending = response.get("ending") if isinstance(response.get("ending"), dict) else {}
+    ending = _as_object(response.get("ending"))
     if _text(ending.get("ref")) or _text(ending.get("id")):
         yield "ending", _text(ending.get("ref")) or _text(ending.get("id"))
     yield from ((key, response[key]) for key in META_KEYS if key in response)
@@ -308,7 +319,7 @@ def _assign(draft: LeadDraft, target: str | None, value: Any, name: str, problem
 
 def normalize(raw: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
     """Builds the ConnectGain payload from a stored ``form_response`` with the source's current mapping."""
-    response = raw.get("form_response") if isinstance(raw.get("form_response"), dict) else {}
+    response = _as_object(raw.get("form_response"))
     draft = LeadDraft()
     problems: dict[str, str] = {}
     for answer, field in _answers(response):
