@@ -193,6 +193,11 @@ class EventStore(DeliveryLifecycle):
         """Undelivered, unparked events by time received: the oldest-queued-age gauge reads it."""
         return f"{self.prefix}backlog"
 
+    @property
+    def wake_key(self) -> str:
+        """A one-token list dispatchers block on: new work is due now."""
+        return f"{self.prefix}wake"
+
     def ready_key(self, destination: str) -> str:
         """Leads for ``destination`` whose delivery job is queued: what a bulk call may coalesce."""
         return f"{self.prefix}ready:{destination}"

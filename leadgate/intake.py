@@ -24,7 +24,6 @@ from leadgate import metrics
 from leadgate.config import SourceConfig
 from leadgate.events import new_event_id
 from leadgate.runtime import Runtime
-from workers.queue import enqueue_delivery
 
 __all__ = ["accept", "dedupe_claims", "is_batchable"]
 
@@ -81,7 +80,7 @@ def accept(
         "received_at": now,
         "updated_at": now,
         "attempts": 0,
-        "dispatch": 1 if status == "queued" else 0,
+        "dispatch": 0,
         "raw": event.raw,
         "lead": lead,
         "batchable": is_batchable(lead),
@@ -89,8 +88,7 @@ def accept(
         "dedupe_keys": list(event.dedupe_keys),
         "last_error": reason or event.reason,
     }
-    lease = runtime.config.delivery.lease_seconds
-    due_at = now + defaults.DISPATCH_GRACE_SECONDS if status == "queued" else None
+    due_at = now if status == "queued" else None
     with runtime.redis.pipeline() as pipe:
         # The writes are queued with the store's and RQ's own commands, then run by one script
         # that first checks the dedupe keys: one round trip where WATCH, MGET and MULTI/EXEC took three.
@@ -100,7 +98,7 @@ def accept(
         for key, (_, _, ttl) in zip(keys, claims, strict=True):
             pipe.set(key, event_id, ex=ttl)
         if status == "queued":
-            enqueue_delivery(runtime.queue, event_id, 1, lease, pipeline=pipe)
+            store.wake(pipe)
         metrics.incr(pipe, STATUS_COUNTERS.get(status, status), source.id)
         writes = [args for args, _ in pipe.command_stack]
         pipe.reset()

@@ -7,7 +7,7 @@ duplicate job can never undo a delivery and no lead is ever in two deliveries at
 ``claim_ready``  a bulk call takes up to 100 queued leads of one destination at once
 ``dispatch_due`` retry times and expired leases put events back on the queue
 ``finish``       an attempt's outcome: delivered, retry, dead or park (counters included)
-``requeue``      an operator's replay or resume, its job written in the same transaction
+``requeue``      an operator's replay or resume: due now, and a dispatcher woken
 ``purge``        an operator drops a dead letter or parked event
 
 :class:`leadgate.events.EventStore` inherits these; the keys are its.
@@ -23,7 +23,6 @@ from typing import Any
 
 import redis
 
-from leadgate import defaults
 from leadgate import metrics
 
 __all__ = ["CLAIMABLE", "DeliveryLifecycle", "OUTCOME_COUNTERS"]
@@ -271,44 +270,34 @@ class DeliveryLifecycle:
         )
         return bool(result)
 
-    def requeue(
-        self,
-        event_id: str,
-        enqueue: Callable[[redis.client.Pipeline, int], None],
-        *,
-        fields: Mapping[str, Any] | None = None,
-    ) -> int:
-        """Puts an event back in line for delivery now (replay), with a fresh dispatch number.
+    def requeue(self, event_id: str, *, fields: Mapping[str, Any] | None = None) -> None:
+        """Puts an event back in line for delivery now (replay, resume) and wakes a dispatcher.
 
-        ``enqueue(pipe, dispatch)`` adds the job inside the same transaction, so the
-        event is never queued without a job or a job left without its event.
+        The dispatch that follows gives it a fresh dispatch number, so any job still
+        queued for an earlier attempt finds itself stale.
         """
         key = self.key(event_id)
+        received, destination = self.redis.hmget(key, ["received_at", "destination"])
+        now = time.time()
+        values = {"status": "queued", "attempts": 0, "next_attempt_at": "", **(fields or {})}
         with self.redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(key)
-                    dispatch = int(pipe.hget(key, "dispatch") or 0) + 1
-                    received = pipe.hget(key, "received_at")
-                    pipe_destination = pipe.hget(key, "destination")
-                    now = time.time()
-                    values = {"status": "queued", "attempts": 0, "next_attempt_at": "", **(fields or {})}
-                    pipe.multi()
-                    pipe.hset(key, mapping=self.encode({**values, "dispatch": dispatch, "updated_at": now}))
-                    pipe.persist(key)
-                    pipe.persist(self.attempts_key(event_id))
-                    pipe.zrem(self.dead_key, event_id)
-                    pipe.zrem(self.parked_key, event_id)
-                    pipe.zadd(self.due_key, {event_id: now + defaults.DISPATCH_GRACE_SECONDS})
-                    pipe.zadd(self.backlog_key, {event_id: float(received or now)})
-                    if values.get("batchable"):
-                        destination = values.get("destination") or _text(pipe_destination or b"")
-                        pipe.zadd(self.ready_key(destination), {event_id: float(received or now)})
-                    enqueue(pipe, dispatch)
-                    pipe.execute()
-                    return dispatch
-                except redis.WatchError:
-                    continue
+            pipe.hset(key, mapping=self.encode({**values, "updated_at": now}))
+            pipe.persist(key)
+            pipe.persist(self.attempts_key(event_id))
+            pipe.zrem(self.dead_key, event_id)
+            pipe.zrem(self.parked_key, event_id)
+            pipe.zadd(self.due_key, {event_id: now})
+            pipe.zadd(self.backlog_key, {event_id: float(received or now)})
+            if values.get("batchable"):
+                where = values.get("destination") or _text(destination or b"")
+                pipe.zadd(self.ready_key(str(where)), {event_id: float(received or now)})
+            self.wake(pipe)
+            pipe.execute()
+
+    def wake(self, pipe: redis.client.Pipeline) -> None:
+        """Tells a waiting dispatcher there is work now (one token at most is kept: wakes coalesce)."""
+        pipe.lpush(self.wake_key, 1)
+        pipe.ltrim(self.wake_key, 0, 0)
 
     def purge(self, event_id: str) -> bool:
         """Drops a dead letter or a parked event for good (an operator's decision); anything else is left alone."""

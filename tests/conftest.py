@@ -159,6 +159,11 @@ def drain(rt: Runtime, timeout: float = 15.0) -> None:
         time.sleep(0.02)
 
 
+def dispatch_now(rt: Runtime) -> dict[str, int]:
+    """Dispatches everything due, as a worker's dispatcher would; returns {event id: dispatch number}."""
+    return dict(Dispatcher(rt.store, rt.queue, rt.config.delivery.lease_seconds).dispatch())
+
+
 @pytest.fixture
 def deliver_all():
     return drain

@@ -1,5 +1,9 @@
 """The RQ queue that runs delivery jobs, and the dispatcher that feeds it from ``lg:due``.
 
+Requests never create RQ jobs: the gateway writes the event due *now* and pushes a
+wake token; a dispatcher thread in every worker blocks on that token, turns due
+events into jobs, and also wakes every second for retries and expired leases.
+
 RQ executes; the event store decides. A job carries only ``(event_id, dispatch)``;
 each dispatch gets a fresh job id, so a re-dispatched event never collides with an
 old job (RQ runs a job re-enqueued under an existing id twice), and a stale job finds
@@ -72,8 +76,12 @@ class Dispatcher:
 
     def run_once(self, now: float | None = None) -> int:
         """Dispatches every due event; returns how many were dispatched."""
+        return len(self.dispatch(now))
+
+    def dispatch(self, now: float | None = None) -> list[tuple[str, int]]:
+        """Turns every due event into a delivery job; returns each (event id, dispatch number)."""
         now = time.time() if now is None else now
-        total = 0
+        dispatched: list[tuple[str, int]] = []
         while True:
             batch = self.store.dispatch_due(now, now + defaults.DISPATCH_GRACE_SECONDS)
             if not batch:
@@ -82,11 +90,11 @@ class Dispatcher:
                 for event_id, dispatch in batch:
                     enqueue_delivery(self.queue, event_id, dispatch, self.lease_seconds, pipeline=pipe)
                 pipe.execute()
-            total += len(batch)
+            dispatched.extend(batch)
         if now - self._last_trim > 300:
             self._last_trim = now
             self.store.trim_history(now)
-        return total
+        return dispatched
 
     def start(self, interval: float = defaults.DISPATCH_INTERVAL_SECONDS) -> None:
         self._thread = threading.Thread(target=self._loop, args=(interval,), name="leadgate-dispatcher", daemon=True)
@@ -98,13 +106,16 @@ class Dispatcher:
             self._thread.join(timeout=5)
 
     def _loop(self, interval: float) -> None:
+        """Blocks on the wake list (new leads are dispatched within a millisecond), else runs every ``interval``."""
         while not self._stop.is_set():
             try:
+                self.store.redis.blpop([self.store.wake_key], timeout=interval)
                 count = self.run_once()
                 if count:
                     log.debug("dispatched %d due events", count)
             except redis.RedisError as err:
-                log.warning("dispatcher cannot reach redis: %s", err)
+                log.warning("dispatcher cannot reach redis: %s", type(err).__name__)
+                self._stop.wait(interval)
             except Exception:  # a bug here must not stop the thread that keeps leads moving
                 log.exception("dispatcher failed; retrying")
-            self._stop.wait(interval)
+                self._stop.wait(interval)

@@ -13,7 +13,6 @@ from adapters import get_adapter
 from adapters.base import Unprocessable
 from leadgate.intake import is_batchable
 from leadgate.runtime import Runtime
-from workers.queue import enqueue_delivery
 
 __all__ = ["REPLAYABLE", "ReplayResult", "replay_event"]
 
@@ -29,14 +28,9 @@ class ReplayResult:
     status: str
 
 
-def requeue(rt: Runtime, event_id: str, fields: dict[str, Any]) -> int:
-    """Queues an event again now, its job written in the same transaction; returns the dispatch number."""
-    lease = rt.config.delivery.lease_seconds
-    return rt.store.requeue(
-        event_id,
-        lambda pipe, dispatch: enqueue_delivery(rt.queue, event_id, dispatch, lease, pipeline=pipe),
-        fields=fields,
-    )
+def requeue(rt: Runtime, event_id: str, fields: dict[str, Any]) -> None:
+    """Queues an event again now (its delivery job is created by the dispatcher it wakes)."""
+    rt.store.requeue(event_id, fields=fields)
 
 
 def replay_event(rt: Runtime, event_id: str, *, force: bool = False) -> ReplayResult:

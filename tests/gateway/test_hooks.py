@@ -23,7 +23,8 @@ def test_urlencoded_post_is_stored_queued_and_delivered(client, rt, crm, deliver
     event = rt.store.get(body["event_id"])
     assert event.status == "queued"
     assert event.lead["email"] == "jane@example.com"
-    assert rt.queue.count == 1
+    assert rt.redis.zscore(rt.store.due_key, body["event_id"]) is not None  # due now: a dispatcher takes it
+    assert rt.redis.llen(rt.store.wake_key) == 1  # and one is woken
     deliver_all(rt)
     event = rt.store.get(body["event_id"])
     assert event.status == "delivered" and event.contact_id
@@ -73,7 +74,7 @@ def test_no_contact_field_is_422_naming_fields_and_stores_nothing(client, rt):
     assert body["error"] == "unprocessable"
     assert {"email", "phone"} <= set(body["errors"])
     assert rt.store.recent() == []
-    assert rt.queue.count == 0
+    assert rt.store.due_count() == 0
 
 
 def test_bad_json_is_400(client, rt):

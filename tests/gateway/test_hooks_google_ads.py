@@ -107,7 +107,7 @@ def post(client: Any, body: Any, source: str = "google"):
 
 def assert_nothing_stored(rt: Runtime) -> None:
     assert rt.store.recent() == []
-    assert rt.queue.count == 0
+    assert rt.store.due_count() == 0
 
 
 def test_lead_with_name_email_phone_company_and_two_questions_arrives_mapped(client, rt, crm, deliver_all):
@@ -116,7 +116,7 @@ def test_lead_with_name_email_phone_company_and_two_questions_arrives_mapped(cli
     assert response.get_json() == {}
     [event] = rt.store.recent()
     assert event.status == "queued"
-    assert rt.queue.count == 1
+    assert rt.store.due_count() == 1
     deliver_all(rt)
     [delivery] = crm.deliveries
     assert delivery["payload"] == EXPECTED_PAYLOAD
@@ -217,7 +217,7 @@ def test_test_lead_is_acknowledged_but_not_delivered_when_dropped(client, rt, cr
     [event] = rt.store.recent()
     assert event.status == "ignored"
     assert event.last_error == "test lead"
-    assert rt.queue.count == 0
+    assert rt.store.due_count() == 0
     deliver_all(rt)
     assert crm.deliveries == []
     real = post(client, lead(lead_id="real-1"), source="google-drop")
@@ -245,7 +245,7 @@ def test_lead_without_usable_contact_is_kept_as_rejected_and_answered_200(client
     [event] = rt.store.recent()
     assert event.status == "rejected"
     assert "email" in event.last_error
-    assert rt.queue.count == 0
+    assert rt.store.due_count() == 0
     deliver_all(rt)
     assert crm.deliveries == []
 

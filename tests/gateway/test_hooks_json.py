@@ -167,7 +167,7 @@ def signature(data: bytes, secret: str = SECRET) -> dict[str, str]:
 
 
 def nothing_stored(rt: Runtime) -> bool:
-    return rt.store.recent() == [] and rt.queue.count == 0
+    return rt.store.recent() == [] and rt.store.due_count() == 0
 
 
 def test_webflow_form_submission_arrives_mapped(client, rt, crm, deliver_all):

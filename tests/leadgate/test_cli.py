@@ -303,7 +303,7 @@ def test_dlq_usage_errors_change_nothing(client, rt, crm, config_file, deliver_a
 
 def test_worker_burst_delivers_a_queued_event(client, rt, crm, config_file):
     event_id = post(client, "jane@example.com")
-    assert rt.queue.count == 1
+    assert rt.store.due_count() == 1
     result = cli(config_file, "worker", "--burst")
     assert result.exit_code == 0, text(result)
     assert "delivering for 2 sources" in text(result)

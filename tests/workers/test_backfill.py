@@ -14,6 +14,7 @@ from leadgate.config import load_config
 from leadgate.runtime import Runtime
 from tests.conftest import API_KEY
 from tests.conftest import BASE_CONFIG
+from tests.conftest import dispatch_now
 from tests.fakes.graph_api import FORM_ID
 from tests.fakes.graph_api import OTHER_PAGE_ID
 from tests.fakes.graph_api import PAGE_TOKEN
@@ -144,7 +145,7 @@ def test_dry_run_queues_nothing(rt, graph, config_file):
     )
     assert result.exit_code == 0, result.output
     assert "would queue 3" in result.output
-    assert rt.store.recent() == [] and rt.queue.count == 0
+    assert rt.store.recent() == [] and rt.store.due_count() == 0
 
 
 def test_an_expired_dedupe_record_does_not_count_as_seen(rt, graph):
@@ -225,6 +226,6 @@ def test_retry_parked_leaves_other_kinds_alone(rt, graph):
 
     source = rt.config.sources["contact-us"]
     event_id = accept(rt, source, InboundEvent(raw={"fields": [["email", "a@example.com"]]})).event_id
-    rt.store.finish(event_id, 1, "park", {"n": 1}, {"status": "paused"})
+    rt.store.finish(event_id, dispatch_now(rt)[event_id], "park", {"n": 1}, {"status": "paused"})
     assert retry_parked(rt) == []
     assert [e.id for e in rt.store.parked()] == [event_id]

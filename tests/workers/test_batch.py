@@ -35,7 +35,7 @@ def test_backlog_goes_out_in_bulk_calls_of_100(rt, crm, deliver_all):
     assert {e.status for e in events} == {"delivered"}
     assert all(e.contact_id for e in events)
     assert set(crm.deliveries_by_email().values()) == {1} and len(crm.deliveries_by_email()) == 250
-    assert rt.queue.count == 0
+    assert rt.store.due_count() == 0
     assert rt.store.attempts(ids[0])[0]["batch"] == 100
 
 

@@ -10,6 +10,7 @@ import pytest
 from adapters.base import InboundEvent
 from leadgate.config import DeliveryPolicy
 from leadgate.intake import accept
+from tests.conftest import dispatch_now
 from workers.delivery import deliver
 from workers.outcomes import retry_delay
 from workers.replay import replay_event
@@ -22,7 +23,9 @@ def queue_lead(rt, fields=None, **kwargs):
     from adapters import form
 
     raw = {"fields": fields or FIELDS}
-    return accept(rt, source, InboundEvent(raw=raw), lead=form.normalize(raw, source), **kwargs).event_id
+    event_id = accept(rt, source, InboundEvent(raw=raw), lead=form.normalize(raw, source), **kwargs).event_id
+    assert dispatch_now(rt)[event_id] == 1  # the dispatcher gives it its first delivery job
+    return event_id
 
 
 def client_for(rt):

@@ -10,6 +10,7 @@ import pytest
 from adapters.base import InboundEvent
 from leadgate.intake import accept
 from tests.conftest import BASE_CONFIG
+from tests.conftest import dispatch_now
 from tests.fakes.graph_api import FORM_ID
 from tests.fakes.graph_api import OTHER_PAGE_ID
 from tests.fakes.graph_api import OTHER_PAGE_TOKEN
@@ -267,7 +268,7 @@ def test_throttled_fetch_retries_when_meta_says(rt, graph):
     usage = {PAGE_ID: [{"type": "lead_retrieval", "estimated_time_to_regain_access": 3}]}
     graph.fail_next(status=400, code=80005, headers={"X-Business-Use-Case-Usage": json.dumps(usage)})
     event_id = queue_leadgen(rt, graph.add_lead(ANSWERS)["id"])
-    assert deliver(rt, http_client(2), event_id, 1) == "retry"
+    assert deliver(rt, http_client(2), event_id, dispatch_now(rt)[event_id]) == "retry"
     event = rt.store.get(event_id)
     assert 170 <= event.next_attempt_at - event.updated_at <= 185
 
