@@ -171,3 +171,13 @@ def deliver_all():
 
 def post_form(client: Any, fields: dict[str, str], **kwargs: Any):
     return client.post("/hooks/contact-us", data=fields, **kwargs)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Shows the counts the fault-injection and end-to-end tests measured (acknowledged, delivered, lost, ...)."""
+    from tests.processes import REPORT
+
+    if REPORT:
+        terminalreporter.section("fault-injection and end-to-end counts")
+        for line in REPORT:
+            terminalreporter.write_line(line)

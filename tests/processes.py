@@ -592,9 +592,11 @@ class Ledger:
         # Not asserted: a job RQ filed as failed is not a lost lead (the event store decides), but
         # CI logs should show when workers fail jobs.
         failed_jobs = FailedJobRegistry(queue=self.stack.queue).count
-        print(f"\n[{label}] {result.line()} rq_failed_jobs={failed_jobs}{' ' + details if details else ''}")
+        report(f"[{label}] {result.line()} rq_failed_jobs={failed_jobs}{' ' + details if details else ''}")
         for event in dead:
-            print(f"[{label}] dead letter {event.id} ({event.kind}): {event.last_status_code} {event.last_error[:300]}")
+            report(
+                f"[{label}] dead letter {event.id} ({event.kind}): {event.last_status_code} {event.last_error[:300]}"
+            )
 
         def email_of(event: Event) -> str:
             return str((event.lead or {}).get("email") or "").lower()
@@ -630,7 +632,7 @@ class Ledger:
         gunicorn = next(s for s in self.stack.services if s.name == "gunicorn")
         web_workers = gunicorn.group_size() - 1
         shown = " ".join(f"{name.removeprefix('leadgate_')}={value:g}" for name, value in seen[0].items())
-        print(f"[{label}] /metrics ({scrapes} scrapes, {web_workers} gunicorn workers): {shown}")
+        report(f"[{label}] /metrics ({scrapes} scrapes, {web_workers} gunicorn workers): {shown}")
         assert all(values == seen[0] for values in seen), f"scrapes disagree: {seen}"
         assert seen[0] == checked, f"/metrics disagrees with the run: {seen[0]} != {checked}"
         return seen[0]
@@ -690,6 +692,17 @@ def _redis_pid(server: EmbeddedRedis) -> int | None:
     except (OSError, ValueError):
         return None
     return pid if b"redis-server" in cmdline and str(server.socket).encode() in cmdline else None
+
+
+REPORT: list[str] = []
+"""Lines the end-to-end and fault tests want in CI's output even when they pass (see tests/conftest.py)."""
+
+
+def report(line: str) -> None:
+    """Prints a result line now (visible with -s) and keeps it for the end-of-run summary."""
+    line = line.strip()
+    print(line)
+    REPORT.append(line)
 
 
 def summary(events: dict[str, Event]) -> dict[str, Any]:

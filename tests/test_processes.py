@@ -23,6 +23,7 @@ from leadgate.connection import EmbeddedRedis
 from tests.processes import Stack
 from tests.processes import process_alive
 from tests.processes import redis_dir
+from tests.processes import report
 from tests.processes import stop_embedded_redis
 from tests.processes import summary
 from tests.processes import wait_until
@@ -81,7 +82,7 @@ def test_crm_outage_then_recovery_delivers_every_lead_exactly_once(make_stack) -
     delivered = counts.get("delivered", 0)
     dead = len(stack.store.dead_letters())
     lost = LEADS - len(final)
-    print(
+    report(
         f"\n[crm outage] acknowledged={LEADS} delivered={delivered} dead-lettered={dead} lost={lost} "
         f"posting={post_seconds:.2f}s outage={outage_seconds:.1f}s attempts during outage={attempts_during_outage} "
         f"all delivered {recovery_seconds:.2f}s after the CRM came back"
@@ -141,7 +142,7 @@ def test_worker_sigkilled_mid_delivery_is_taken_over_after_the_lease(make_stack)
     )
     recovery_seconds = time.monotonic() - killed
     by_email = stack.crm.deliveries_by_email()
-    print(
+    report(
         f"\n[sigkill] lease={stack.config.delivery.lease_seconds:.0f}s, {lease_left:.2f}s of it left at the kill; "
         f"delivered {recovery_seconds:.2f}s after the SIGKILL (attempt {final.attempts}); "
         f"CRM saw {by_email[email]} create-lead call(s), holds {len(stack.crm.contacts)} contact"
@@ -212,7 +213,7 @@ def test_redis_down_answers_503_and_acknowledged_leads_survive_a_restart(make_st
         0.1,
     )
     delivered_seconds = time.monotonic() - restarted
-    print(
+    report(
         f"\n[redis down] EmbeddedRedis.stop() took {stop_seconds:.2f}s; 503 answered in {answer_seconds:.2f}s; "
         f"ensure_running() took {restarted - restarting:.2f}s; /readyz 200 {readyz_seconds:.2f}s and both leads "
         f"delivered {delivered_seconds:.2f}s after it returned"
@@ -242,7 +243,7 @@ def test_sigterm_stops_idle_worker_and_gunicorn_cleanly(make_stack) -> None:
     assert gateway.wait(25) == 0, gateway.tail()
     gunicorn_seconds = time.monotonic() - started
     wait_until(lambda: not gateway.group_alive(), 5, "gunicorn's workers to exit")
-    print(f"\n[sigterm] idle worker exited 0 in {worker_seconds:.2f}s; gunicorn exited 0 in {gunicorn_seconds:.2f}s")
+    report(f"[sigterm] idle worker exited 0 in {worker_seconds:.2f}s; gunicorn exited 0 in {gunicorn_seconds:.2f}s")
     assert worker_seconds < 5
     assert gunicorn_seconds < 10
 
@@ -267,7 +268,7 @@ def test_sigterm_mid_delivery_finishes_the_delivery_then_exits(make_stack) -> No
     assert worker.wait(15) == 0, worker.tail()
     took = time.monotonic() - started
     event = stack.store.get(event_id)
-    print(f"\n[sigterm busy] worker finished its delivery and exited 0 in {took:.2f}s; lead {event.status}")
+    report(f"[sigterm busy] worker finished its delivery and exited 0 in {took:.2f}s; lead {event.status}")
     assert event.status == "delivered", event
     assert event.attempts == 1
     assert stack.crm.deliveries_by_email()[email] == 1
@@ -280,7 +281,7 @@ def test_embedded_redis_stops_promptly(tmp_path: Path) -> None:
         started = time.monotonic()
         server.stop()
         stop_seconds = time.monotonic() - started
-        print(f"\n[embedded redis] stop() took {stop_seconds:.2f}s")
+        report(f"[embedded redis] stop() took {stop_seconds:.2f}s")
         assert stop_seconds < 1.0
     finally:
         stop_embedded_redis(server)
@@ -297,7 +298,7 @@ def test_embedded_redis_restarts_promptly_after_a_crash(tmp_path: Path) -> None:
         started = time.monotonic()
         server.ensure_running()
         restart_seconds = time.monotonic() - started
-        print(f"\n[embedded redis] ensure_running() after a crash took {restart_seconds:.2f}s")
+        report(f"[embedded redis] ensure_running() after a crash took {restart_seconds:.2f}s")
         assert restart_seconds < 1.5
     finally:
         stop_embedded_redis(server)
