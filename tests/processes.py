@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,8 @@ from redis.retry import Retry
 from rq import Worker
 from rq.registry import FailedJobRegistry
 
+from bench.procs import free_port
+from bench.procs import wait_until
 from leadgate.config import Config
 from leadgate.config import DeliverySchema
 from leadgate.config import load_config
@@ -101,25 +102,6 @@ BULK_COALESCING = "batch_size" in DeliverySchema().fields
 """Whether workers may send queued leads together in one bulk call (``delivery.batch_size: 1`` turns it off)."""
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
-    """Polls ``check`` until it returns something truthy; raises AssertionError naming ``what`` on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
-        time.sleep(interval)
 
 
 def redis_dir(tmp_path: Path) -> Path:
