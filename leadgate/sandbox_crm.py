@@ -156,6 +156,7 @@ class SandboxCRM:
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._in_flight = 0
         self.reset()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -244,6 +245,12 @@ class SandboxCRM:
         with self._lock:
             return [dict(entry) for entry in self._requests]
 
+    @property
+    def in_flight(self) -> int:
+        """API calls received and not yet answered (inside their latency, say): tests wait on it, not on a sleep."""
+        with self._lock:
+            return self._in_flight
+
     def deliveries_by_email(self) -> Counter[str]:
         """How often each (lower-cased) e-mail was delivered; phone-only deliveries are not counted."""
         with self._lock:
@@ -317,13 +324,18 @@ class SandboxCRM:
         body = _parse_json(raw)
         with self._lock:
             extra_latency, fault = self._take_fault(path)
-        if self.latency + extra_latency > 0:
-            time.sleep(self.latency + extra_latency)
-        reply: Reply | None = None
-        if fault is None or fault.after_commit:
-            reply = self._api(method, path, headers, body)
-        if fault is not None:
-            reply = None if fault.drop else self._fault_reply(fault)
+            self._in_flight += 1
+        try:
+            if self.latency + extra_latency > 0:
+                time.sleep(self.latency + extra_latency)
+            reply: Reply | None = None
+            if fault is None or fault.after_commit:
+                reply = self._api(method, path, headers, body)
+            if fault is not None:
+                reply = None if fault.drop else self._fault_reply(fault)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
         masked = {k.lower(): ("***" if k.lower() == "x-api-key" else v) for k, v in headers.items()}
         entry = {
             "path": path,

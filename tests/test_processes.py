@@ -126,7 +126,8 @@ def test_worker_sigkilled_mid_delivery_is_taken_over_after_the_lease(make_stack)
         f"the worker to have claimed the lead\n{stack.logs()}",
         0.01,
     )
-    time.sleep(0.5)  # claimed -> request sent: the kill lands inside the CRM's 2 s delay (checked below)
+    # The kill must land while the request is inside the CRM's 2 s delay (checked again below).
+    wait_until(lambda: stack.crm.in_flight >= 1, 10, f"the create-lead call to reach the CRM\n{stack.logs()}", 0.01)
     first.signal(signal.SIGKILL, group=True)
     killed = time.monotonic()
     killed_wall = time.time()
@@ -262,13 +263,20 @@ def test_sigterm_mid_delivery_finishes_the_delivery_then_exits(make_stack) -> No
         f"the worker to have claimed the lead\n{stack.logs()}",
         0.01,
     )
-    time.sleep(0.3)  # the request is inside the CRM's 1.5 s delay
+    wait_until(lambda: stack.crm.in_flight >= 1, 10, f"the create-lead call to reach the CRM\n{stack.logs()}", 0.01)
     started = time.monotonic()
     worker.signal(signal.SIGTERM)
     assert worker.wait(15) == 0, worker.tail()
     took = time.monotonic() - started
+    answered = max(r["received_at"] for r in stack.crm.requests if r["path"] == "/create-lead") + 1.5
+    after_answer = time.monotonic() - answered
     event = stack.store.get(event_id)
-    report(f"[sigterm busy] worker finished its delivery and exited 0 in {took:.2f}s; lead {event.status}")
+    report(
+        f"[sigterm busy] worker finished its delivery and exited 0 in {took:.2f}s "
+        f"({after_answer:.2f}s after the CRM answered); lead {event.status}"
+    )
+    # Right after the in-flight delivery, not after a poll or a reconnect wait (RQ's was 60 s).
+    assert after_answer < 5, f"exit {after_answer:.1f}s after the delivery ended"
     assert event.status == "delivered", event
     assert event.attempts == 1
     assert stack.crm.deliveries_by_email()[email] == 1
