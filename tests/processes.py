@@ -289,11 +289,12 @@ class Stack:
         wait_until(lambda: self.ready(gunicorn) == 200, ready_timeout, f"gunicorn /readyz\n{self.logs()}", 0.1)
         return gunicorn
 
-    def start_worker(self, wait_registered: bool = True, timeout: float = 20) -> Service:
-        """``leadgate worker`` (the Procfile's worker line); waits until it is registered with RQ."""
+    def start_worker(self, wait_registered: bool = True, timeout: float = 20, rq_name: str | None = None) -> Service:
+        """``leadgate worker`` (the Procfile's worker line, ``--name rq_name`` if given); waits until RQ has it."""
         before = {w.pid for w in self.rq_workers()}
         n = sum(s.name.startswith("worker") for s in self.services) + 1
-        worker = self._spawn(f"worker{n}", [str(BIN / "leadgate"), "worker"])
+        named = ["--name", rq_name] if rq_name else []
+        worker = self._spawn(f"worker{n}", [str(BIN / "leadgate"), "worker", *named])
         if wait_registered:
 
             def registered() -> bool:

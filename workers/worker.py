@@ -8,6 +8,8 @@ forking per job would cost a TCP+TLS handshake per lead.
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 import time
 from typing import Any
 
@@ -50,11 +52,15 @@ class LeadWorker(SimpleWorker):
 
     max_connection_wait_time = 5.0
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.stop_signalled = False
-        """Set when SIGTERM/SIGINT asked this worker to stop, busy or idle."""
+    def __init__(self, *args: Any, stop: threading.Event | None = None, **kwargs: Any) -> None:
+        self.stop = stop if stop is not None else threading.Event()
+        """Set when SIGTERM/SIGINT asked this worker to stop, busy or idle; shared by a restart loop's workers."""
         self.listens_for_commands = True
+        super().__init__(*args, **kwargs)
+
+    @property
+    def stop_signalled(self) -> bool:
+        return self.stop.is_set()
 
     def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:  # type: ignore[override]
         self.listens_for_commands = not burst
@@ -77,7 +83,7 @@ class LeadWorker(SimpleWorker):
         busy, ``_shutdown_requested_date``); this hook is called by its public
         ``request_stop`` in both cases.
         """
-        self.stop_signalled = True
+        self.stop.set()
         super().handle_warm_shutdown_request()
 
 
@@ -99,30 +105,61 @@ def run_worker(rt: Runtime, *, burst: bool = False, name: str | None = None, dis
     RQ's work loop ends on any unexpected error, and a Redis restart in the middle of
     a job is one: its bookkeeping after the job needs Redis too. Rather than exit and
     wait for a supervisor, the loop starts again here; the leads it was holding are
-    safe in the due set and come back when their lease runs out.
+    safe in the due set and come back when their lease runs out. Building the next RQ
+    worker needs Redis as well, so that step is retried too, and a loop that lost Redis
+    first records its old worker's death: RQ refuses a second live worker of one name.
     """
     runtime_module.install(rt)
+    stop = threading.Event()
+    _stop_on_sigterm_until_rq_listens(stop)
     dispatcher = Dispatcher(rt.store, rt.queue, rt.config.delivery.lease_seconds)
     if not burst:
         dispatcher.start(dispatch_interval)
+    worked = False
+    unregistered: LeadWorker | None = None
     try:
-        while True:
-            worker = LeadWorker([rt.queue], connection=rt.redis, name=name)
+        while not stop.is_set():
             try:
+                if unregistered is not None:
+                    unregistered.register_death()
+                    unregistered = None
+                worker = LeadWorker([rt.queue], connection=rt.redis, name=name, stop=stop)
                 if burst:
                     dispatcher.run_once()
-                worked = bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING"))
+                try:
+                    worked = bool(worker.work(burst=burst, with_scheduler=False, logging_level="WARNING")) or worked
+                except redis.RedisError:
+                    unregistered = worker
+                    raise
+                if burst:
+                    return worked
             except redis.RedisError as err:
                 log.warning("worker loop lost Redis (%s)", type(err).__name__)
-                worked = False
-            if burst or worker.stop_signalled:
-                return worked
+            except StopRequested:  # SIGTERM between two RQ work loops: an earlier worker's handler raised it
+                break
+            if stop.is_set():
+                break
             log.warning("worker loop ended unexpectedly; starting again in %.0f s", RESTART_DELAY_SECONDS)
             try:
-                time.sleep(RESTART_DELAY_SECONDS)
-            except StopRequested:  # SIGTERM while waiting: RQ's handler is still installed
-                return worked
-            if worker.stop_signalled:
-                return worked
+                stop.wait(RESTART_DELAY_SECONDS)
+            except StopRequested:
+                break
+        return worked
     finally:
         dispatcher.stop()
+
+
+def _stop_on_sigterm_until_rq_listens(stop: threading.Event) -> None:
+    """SIGTERM/SIGINT before the first RQ worker starts (Redis down at start) stop the loop too.
+
+    RQ installs its own handlers in ``work()``; until then these stand in for them.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+        raise StopRequested()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)

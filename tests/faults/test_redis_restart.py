@@ -108,11 +108,13 @@ class WorkersExited(AssertionError):
     """The failure this test guards against (the bug it was written for), told apart from any other."""
 
 
-def test_workers_ride_out_a_redis_restart_mid_delivery(make_stack, new_email) -> None:
+@pytest.mark.parametrize("named", [False, True], ids=["unnamed", "named"])
+def test_workers_ride_out_a_redis_restart_mid_delivery(make_stack, new_email, named: bool) -> None:
+    """Named workers too: RQ refuses a second live worker of one name, and the lost loop left its record behind."""
     stack: Stack = make_stack(timeout_seconds=3, lease_seconds=5)
     assert stack.redis_server is not None
     stack.start_gateway()
-    workers = [stack.start_worker() for _ in range(WORKERS)]
+    workers = [stack.start_worker(rq_name=f"delivery-{n}" if named else None) for n in range(WORKERS)]
     stack.crm.set_faults(status=503, latency=1.0)  # every call is in flight for a second, then retried
     ledger = Ledger(stack)
     emails = [new_email("ride") for _ in range(40)]
@@ -127,8 +129,10 @@ def test_workers_ride_out_a_redis_restart_mid_delivery(make_stack, new_email) ->
     stack.crm.clear_faults()
     time.sleep(6.0)  # LeadWorker reconnects within max_connection_wait_time (5 s)
 
-    exited = [f"{w.name} exited with {w.proc.returncode}:\n{w.tail(6)}" for w in workers if not w.running]
+    exited = [f"{w.name} exited with {w.proc.returncode}:\n{w.tail(60)}" for w in workers if not w.running]
     if exited:
         raise WorkersExited("workers did not ride out the Redis restart:\n" + "\n".join(exited))
     events = ledger.settle(timeout=30)
-    ledger.verdict(events, "redis restart, no supervisor")
+    ledger.verdict(events, f"redis restart, no supervisor, {'named' if named else 'unnamed'} workers")
+    if named:
+        assert {w.name for w in stack.rq_workers()} == {f"delivery-{n}" for n in range(WORKERS)}
