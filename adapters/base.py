@@ -54,6 +54,7 @@ __all__ = [
     "Forbidden",
     "InboundEvent",
     "InboundRequest",
+    "NotALead",
     "Reply",
     "SourceAdapter",
     "Unauthorized",
@@ -163,6 +164,13 @@ class Unprocessable(AdapterError):
     """Well-formed, but no deliverable lead in it (422); ``errors`` names each field."""
 
     status = 422
+
+
+class NotALead(AdapterError):
+    """Normalized, the event turns out to carry nothing to deliver, by design (a platform's test lead
+    with ``test_leads: drop``, or dummy answers only): kept as ``ignored`` history, never dead-lettered."""
+
+    status = 200
 
 
 class SourceAdapter(Protocol):

@@ -30,13 +30,17 @@ from adapters.base import Accepted
 from adapters.base import BadInput
 from adapters.base import InboundEvent
 from adapters.base import InboundRequest
+from adapters.base import NotALead
 from adapters.base import Reply
 from adapters.base import Unprocessable
 from adapters.jsonbody import load_json
 from adapters.normalize import LeadDraft
+from adapters.normalize import canonical_key
 from adapters.normalize import finalize
 from adapters.normalize import map_target
 from adapters.normalize import parse_bool
+from adapters.options import TEST_LEAD_TAG
+from adapters.options import test_leads_field
 from adapters.signatures import require_hmac_sha256
 from adapters.signatures import secrets_match
 from leadgate.config import SourceConfig
@@ -67,8 +71,9 @@ GRAPH_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 """Graph ids are numeric strings; anything outside this shape could not be a safe URL path segment."""
 
 WEBHOOK_IDS = ("leadgen_id", "page_id", "form_id", "adgroup_id", "ad_id")
-TEST_LEAD_MARK = "<test lead"
-"""How the Lead Ads Testing Tool fills answers it was not given (``<test lead: dummy data for email>``)."""
+DUMMY_VALUE = re.compile(r"^\s*<\s*test lead\b[^>]*>\s*$", re.IGNORECASE)
+"""How the Lead Ads Testing Tool fills answers it was not given (``<test lead: dummy data for email>``):
+such a value marks the lead as a test lead and is never used as a name, an email or a phone."""
 
 STANDARD_FIELDS: dict[str, str] = {
     "full_name": "full_name",
@@ -76,9 +81,33 @@ STANDARD_FIELDS: dict[str, str] = {
     "last_name": "last_name",
     "email": "email",
     "phone_number": "phone",
+    "phone": "phone",
     "company_name": "company_name",
 }
-"""Meta's standard question keys that have a ConnectGain field; every other key goes to custom_fields."""
+"""Meta's standard question keys that have a ConnectGain field, in :func:`canonical_key` spelling:
+matched whatever the case (``EMAIL``, ``FULL_NAME``, ``PHONE_NUMBER`` come from the Testing Tool and
+some real forms). Every other key goes to custom_fields."""
+
+OTHER_STANDARD_KEYS = frozenset(
+    {
+        "city",
+        "state",
+        "province",
+        "country",
+        "zip_code",
+        "post_code",
+        "street_address",
+        "job_title",
+        "date_of_birth",
+        "gender",
+        "marital_status",
+        "relationship_status",
+        "military_status",
+        "work_email",
+        "work_phone_number",
+    }
+)
+"""Meta's other standard keys: kept in custom_fields under their lower-case name whatever case they came in."""
 
 SECONDARY_FIELDS: dict[str, str] = {"work_email": "email", "work_phone_number": "phone"}
 """Assigned after the personal ones, so they are the primary value only when the personal one is missing."""
@@ -122,6 +151,7 @@ class Options(Schema):
         keys=PageIdKey(), values=fields.String(validate=validate.Length(min=1)), load_default=dict
     )
     graph_api_url = fields.Url(load_default=DEFAULT_GRAPH_API_URL, schemes={"http", "https"}, require_tld=False)
+    test_leads = test_leads_field()
 
 
 def token_for(source: SourceConfig, page_id: Any) -> str:
@@ -241,24 +271,40 @@ def _assign_answer(draft: LeadDraft, target: str | None, values: list[Any]) -> N
     draft.assign(target, values)
 
 
+def is_dummy_value(value: Any) -> bool:
+    return isinstance(value, str) and DUMMY_VALUE.match(value) is not None
+
+
+def _custom_name(name: str) -> str:
+    key = canonical_key(name)
+    return key if key in OTHER_STANDARD_KEYS else name
+
+
 def _answers(draft: LeadDraft, field_data: Iterable[Any], source: SourceConfig) -> bool:
-    """Assigns every answer; returns whether the Testing Tool's dummy values were seen."""
+    """Assigns every answer; returns whether the Testing Tool's dummy values were seen.
+
+    Dummy values are left out: a ``<test lead: dummy data for full_name>`` is not a person's name.
+    """
     deferred: list[tuple[str, list[Any]]] = []
     test_lead = False
     for item in field_data:
         if not isinstance(item, dict) or not str(item.get("name") or "").strip():
             continue
-        name, values = str(item["name"]), _values(item)
-        test_lead = test_lead or any(str(v).startswith(TEST_LEAD_MARK) for v in values)
+        name, given = str(item["name"]), _values(item)
+        values = [value for value in given if not is_dummy_value(value)]
+        test_lead = test_lead or len(values) < len(given)
+        if not values:
+            continue
         found, target = map_target(name, source.field_map)
+        key = canonical_key(name)
         if found:
             _assign_answer(draft, target, values)
-        elif name in STANDARD_FIELDS:
-            draft.assign(STANDARD_FIELDS[name], values)
-        elif name in SECONDARY_FIELDS:
-            deferred.append((SECONDARY_FIELDS[name], values))
+        elif key in STANDARD_FIELDS:
+            draft.assign(STANDARD_FIELDS[key], values)
+        elif key in SECONDARY_FIELDS:
+            deferred.append((SECONDARY_FIELDS[key], values))
         else:
-            _assign_answer(draft, f"custom_fields.{name}", values)
+            _assign_answer(draft, f"custom_fields.{_custom_name(name)}", values)
     for target, values in deferred:
         draft.assign(target, values)
     return test_lead
@@ -314,6 +360,16 @@ def normalize(raw: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
     for name, value in _metadata(lead, webhook).items():
         found, target = map_target(name, source.field_map)
         draft.assign(target if found else f"custom_fields.{name}", value)
+    mode = source.option("test_leads") or "tag"
+    if test_lead and mode == "drop":
+        raise NotALead("a test lead (Lead Ads Testing Tool dummy data) and test_leads is drop")
     if test_lead:
         draft.assign("custom_fields.test_lead", True)
-    return finalize(draft, source)
+        if mode == "tag":
+            draft.assign("tags", TEST_LEAD_TAG)
+    try:
+        return finalize(draft, source)
+    except Unprocessable:
+        if test_lead:
+            raise NotALead("a test lead with dummy answers only (Lead Ads Testing Tool): nothing to deliver") from None
+        raise

@@ -34,6 +34,7 @@ from adapters.base import InboundRequest
 from adapters.base import Reply
 from adapters.base import UnsupportedMediaType
 from adapters.jsonbody import load_json
+from adapters.negotiation import prefers_html
 from adapters.normalize import LeadDraft
 from adapters.normalize import canonical_key
 from adapters.normalize import finalize
@@ -56,6 +57,8 @@ __all__ = [
 KIND = "form"
 DEFAULT_SOURCE = "website_form"
 NORMALIZE_ON_RECEIVE = True
+BROWSER_FACING = True
+"""Visitors' browsers post here: a refusal they see is a page (or ``error_redirect``), never raw JSON."""
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 ACCEPTED_TYPES = (*FORM_TYPES, "application/json")
@@ -111,6 +114,7 @@ class Options(Schema):
 
     honeypot = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1))
     redirect = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"}, require_tld=False)
+    error_redirect = fields.Url(load_default=None, allow_none=True, schemes={"http", "https"}, require_tld=False)
     allowed_origins = fields.List(fields.String(validate=_validate_origin), load_default=list)
     rate_limit = rate_limit_field()
 
@@ -206,41 +210,12 @@ def normalize(raw: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
     return finalize(draft, source)
 
 
-def _quality(accept: str, media_type: str, explicit_only: bool) -> float:
-    """The q value ``accept`` gives ``media_type``, most specific range winning (RFC 9110)."""
-    major = media_type.split("/", 1)[0]
-    best: tuple[int, float] = (-1, 0.0)
-    for item in accept.split(","):
-        kind, *params = [part.strip() for part in item.split(";")]
-        kind = kind.lower()
-        specificity = {media_type: 2, f"{major}/*": 1, "*/*": 0}.get(kind)
-        if specificity is None or (explicit_only and specificity < 2):
-            continue
-        q = 1.0
-        for param in params:
-            key, _, number = param.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    q = float(number)
-                except ValueError:
-                    q = 0.0
-        if specificity > best[0]:
-            best = (specificity, q)
-    return best[1]
-
-
-def _prefers_html(accept: str) -> bool:
-    """True for a browser navigation; ``fetch()``'s ``*/*`` is not a preference for HTML."""
-    html = _quality(accept, "text/html", explicit_only=True)
-    return html > 0 and html >= _quality(accept, "application/json", explicit_only=False)
-
-
 def acknowledge(accepted: Sequence[Accepted], request: InboundRequest, source: SourceConfig) -> Reply | None:
     """Sends a browser back to the configured thank-you page; JSON callers get the default answer.
 
     Spam and duplicates are redirected too, so a bot learns nothing from the answer.
     """
     redirect = source.option("redirect")
-    if not redirect or not _prefers_html(request.header("accept")):
+    if not redirect or not prefers_html(request.header("accept")):
         return None
     return Reply(303, "", content_type="text/html", headers={"Location": redirect})

@@ -38,6 +38,8 @@ from adapters.normalize import LeadDraft
 from adapters.normalize import finalize
 from adapters.normalize import map_target
 from adapters.normalize import parse_bool
+from adapters.options import TEST_LEAD_TAG
+from adapters.options import test_leads_field
 from adapters.signatures import require_shared_secret
 from leadgate.config import SourceConfig
 
@@ -61,8 +63,6 @@ NORMALIZE_ON_RECEIVE = True
 ACCEPT_UNPROCESSABLE = True
 """Google never retries a 4xx, so a lead refused with 422 would be lost; stored as ``rejected`` it can be replayed."""
 
-TEST_LEAD_TAG = "test-lead"
-TEST_LEAD_MODES = ("tag", "drop", "deliver")
 KEY_FIELDS = ("google_key", "Google_key")
 ID_FIELDS = ("form_id", "campaign_id", "adgroup_id", "creative_id", "asset_group_id", "asset_id")
 """int64 ids: kept as exact decimal strings; ``0`` is protobuf's "not set" (asset_group_id outside Performance Max)."""
@@ -116,7 +116,7 @@ class Options(Schema):
     """The ``google_ads`` kind's own config keys."""
 
     google_key = fields.String(required=True, validate=validate.Length(min=1))
-    test_leads = fields.String(load_default="tag", validate=validate.OneOf(TEST_LEAD_MODES))
+    test_leads = test_leads_field()
 
 
 def _decode(body: bytes) -> dict[str, Any]:

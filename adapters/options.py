@@ -7,8 +7,14 @@ from typing import Any
 from limits import parse
 from marshmallow import ValidationError
 from marshmallow import fields
+from marshmallow import validate
 
-__all__ = ["rate_limit_field"]
+__all__ = ["TEST_LEAD_MODES", "TEST_LEAD_TAG", "rate_limit_field", "test_leads_field"]
+
+TEST_LEAD_TAG = "test-lead"
+"""The tag a platform's test lead carries into the CRM under ``test_leads: tag``."""
+TEST_LEAD_MODES = ("tag", "drop", "deliver")
+"""``tag`` (default): deliver, tagged ``test-lead``; ``drop``: keep as ignored history; ``deliver``: as a real lead."""
 
 
 def _valid_rate_limit(value: str) -> None:
@@ -25,3 +31,8 @@ def rate_limit_field(**kwargs: Any) -> fields.String:
     addresses, and refusing them would only make them retry.
     """
     return fields.String(load_default=None, allow_none=True, validate=_valid_rate_limit, **kwargs)
+
+
+def test_leads_field() -> fields.String:
+    """``test_leads: tag|drop|deliver``: what happens to a platform's test leads (Google, Meta)."""
+    return fields.String(load_default="tag", validate=validate.OneOf(TEST_LEAD_MODES))

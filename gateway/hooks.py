@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import redis
 from flask import Blueprint
@@ -19,6 +21,7 @@ from flask import current_app
 from flask import g
 from flask import jsonify
 from flask import make_response
+from flask import render_template
 from flask import request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -28,6 +31,7 @@ from adapters.base import AdapterError
 from adapters.base import InboundEvent
 from adapters.base import Reply
 from adapters.base import Unprocessable
+from adapters.negotiation import prefers_html
 from gateway.inbound import inbound_request
 from gateway.inbound import request_meta
 from gateway.limits import limiter
@@ -80,9 +84,11 @@ def log_request(response: Response) -> Response:
 def rate_limited(limit: Any) -> Response:
     """The 429 answer: JSON like every refusal, counted; flask-limiter adds Retry-After."""
     source = runtime().config.sources.get((request.view_args or {}).get("source_id", ""))
-    if source is not None:
-        count_refusal(source, "rate_limited")
-    return error_response(429, "rate_limited", f"too many requests from this address ({limit.limit})")
+    message = f"too many requests from this address ({limit.limit})"
+    if source is None:
+        return error_response(429, "rate_limited", message)
+    count_refusal(source, "rate_limited")
+    return refuse(get_adapter(source.kind), source, 429, "rate_limited", message)
 
 
 @limiter.request_filter
@@ -125,14 +131,15 @@ def receive(source_id: str) -> Response:
         inbound = inbound_request(request)
     except RequestEntityTooLarge:
         count_refusal(source, "invalid")
-        return error_response(413, "payload_too_large", f"the body is larger than {source.max_body_bytes} bytes")
+        message = f"the body is larger than {source.max_body_bytes} bytes"
+        return refuse(adapter, source, 413, "payload_too_large", message)
     try:
         adapter.verify(inbound, source)
         events = adapter.parse(inbound, source)
         prepared = [prepare(adapter, source, event) for event in events]
     except AdapterError as err:
         count_refusal(source, "unauthorized" if err.status in (401, 403) else "invalid")
-        return with_cors(source, error_response(err.status, error_name(err), err.message, err.errors))
+        return refuse(adapter, source, err.status, error_name(err), err.message, err.errors)
     meta = request_meta(inbound)
     idempotency_key = inbound.header("idempotency-key") or None
     try:
@@ -147,7 +154,7 @@ def receive(source_id: str) -> Response:
                 request_meta=meta,
                 idempotency_key=f"{idempotency_key}#{index}" if idempotency_key and index else idempotency_key,
             )
-            for index, (event, lead, status, reason) in enumerate(prepared)
+            for index, (event, lead, status, reason, _) in enumerate(prepared)
         ]
     except redis.RedisError as err:
         log.error("store unavailable for %s: %s", source.id, type(err).__name__)
@@ -158,21 +165,60 @@ def receive(source_id: str) -> Response:
             headers={"Retry-After": STORE_RETRY_AFTER},
         )
     g.event_ids = [a.event_id for a in accepted]
+    refused = [(a, item[4]) for a, item in zip(accepted, prepared, strict=True) if item[4] is not None]
+    if refused:
+        # Stored as rejected (replayable after a field_map fix), and still told to the sender.
+        stored, err = refused[0]
+        errors = {**err.errors, "event_id": stored.event_id}
+        return refuse(adapter, source, err.status, error_name(err), err.message, errors, event_id=stored.event_id)
     acknowledge = getattr(adapter, "acknowledge", None)
     custom = acknowledge(accepted, inbound, source) if acknowledge else None
     return with_cors(source, reply(custom) if custom is not None else default_reply(accepted))
 
 
-def prepare(adapter: Any, source: SourceConfig, event: InboundEvent) -> tuple[InboundEvent, Any, str | None, str]:
-    """Normalizes an inline lead now, so bad input is answered while the sender is still there."""
+Prepared = tuple[InboundEvent, Any, str | None, str, Unprocessable | None]
+"""An event ready to store: (event, lead, status override, reason, the refusal to answer with after storing)."""
+
+
+def prepare(adapter: Any, source: SourceConfig, event: InboundEvent) -> Prepared:
+    """Normalizes an inline lead now, so bad input is answered while the sender is still there.
+
+    A lead with no usable contact field is stored anyway, as ``rejected`` with its reason, so a
+    ``field_map`` fix and a replay deliver it. Kinds whose senders must not see a 4xx
+    (``ACCEPT_UNPROCESSABLE``) are then answered 2xx; the others (forms) still get the 422.
+    """
     if event.outcome != "queued" or not adapter.NORMALIZE_ON_RECEIVE:
-        return event, None, None, ""
+        return event, None, None, "", None
     try:
-        return event, adapter.normalize(event.raw, source), None, ""
+        return event, adapter.normalize(event.raw, source), None, "", None
     except Unprocessable as err:
-        if getattr(adapter, "ACCEPT_UNPROCESSABLE", False):
-            return event, None, "rejected", f"{err.message}: {err.errors}"
-        raise
+        refusal = None if getattr(adapter, "ACCEPT_UNPROCESSABLE", False) else err
+        return event, None, "rejected", f"{err.message}: {err.errors}", refusal
+
+
+def refuse(
+    adapter: Any,
+    source: SourceConfig,
+    status: int,
+    error: str,
+    message: str,
+    errors: Mapping[str, Any] | None = None,
+    event_id: str | None = None,
+) -> Response:
+    """The refusal: JSON for scripts; for a visitor's browser, ``error_redirect`` or a small page."""
+    browser = request.method == "POST" and prefers_html(request.headers.get("Accept", ""))
+    if browser and getattr(adapter, "BROWSER_FACING", False):
+        target = source.option("error_redirect")
+        if target:
+            query = urlencode({"error": error, **({"event_id": event_id} if event_id else {})})
+            response = make_response("", 303)
+            response.headers["Location"] = f"{target}{'&' if '?' in target else '?'}{query}"
+        else:
+            page = render_template("hooks/refused.html", status=status, message=message, event_id=event_id)
+            response = make_response(page, status)
+            response.content_type = "text/html; charset=utf-8"
+        return with_cors(source, response)
+    return with_cors(source, error_response(status, error, message, errors))
 
 
 def error_name(err: AdapterError) -> str:

@@ -30,8 +30,14 @@ __all__ = ["CLAIMABLE", "DeliveryLifecycle", "OUTCOME_COUNTERS"]
 CLAIMABLE = frozenset({"queued", "delivering", "retrying"})
 """Statuses a delivery job may pick up."""
 
-OUTCOME_COUNTERS = {"delivered": "delivered", "retry": "retried", "dead": "dead_lettered", "park": "parked"}
-"""The destination counter each delivery outcome adds to."""
+OUTCOME_COUNTERS = {
+    "delivered": "delivered",
+    "retry": "retried",
+    "dead": "dead_lettered",
+    "park": "parked",
+    "ignore": "ignored",
+}
+"""The counter each delivery outcome adds to: a destination's, except ``ignored`` (a source's: nothing was sent)."""
 
 # KEYS: event, due, paused destinations, parked, backlog, counters.
 # ARGV: id, dispatch, now, lease_until, claimable statuses
@@ -109,6 +115,13 @@ elseif outcome == 'park' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[6], ARGV[1])
   redis.call('ZADD', KEYS[5], ARGV[4], ARGV[1])
+elseif outcome == 'ignore' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[5], ARGV[1])
+  redis.call('ZREM', KEYS[6], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[7])
+  redis.call('EXPIRE', KEYS[4], ARGV[7])
 end
 redis.call('HINCRBY', KEYS[7], ARGV[8], 1)
 return 1
@@ -229,8 +242,9 @@ class DeliveryLifecycle:
         *,
         destination: str = "",
         received_at: float | None = None,
+        source: str = "",
     ) -> bool:
-        """Records one attempt and its outcome (``delivered``, ``retry``, ``dead`` or ``park``).
+        """Records one attempt and its outcome (``delivered``, ``retry``, ``dead``, ``park`` or ``ignore``).
 
         A stale job (the event was dispatched again since) only adds its attempt to
         the log; a delivery is always recorded, whoever made it. The destination's
@@ -261,7 +275,7 @@ class DeliveryLifecycle:
                 next_at,
                 json.dumps(attempt, separators=(",", ":"), ensure_ascii=False),
                 self.retention_seconds,
-                metrics.counter_field(OUTCOME_COUNTERS[outcome], destination),
+                metrics.counter_field(OUTCOME_COUNTERS[outcome], source if outcome == "ignore" else destination),
                 metrics.latency_bucket(latency),
                 repr(latency),
                 destination,

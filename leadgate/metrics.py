@@ -48,7 +48,7 @@ SOURCE_COUNTERS = {
     "spam": "Honeypot hits (answered as success, never delivered)",
     "ignored": "Acknowledged events that are not leads (other event types, dropped test leads)",
     "unauthorized": "Requests refused for a missing or wrong signature, key, token or Origin",
-    "invalid": "Requests refused as malformed, too large or without a contact field",
+    "invalid": "Requests refused as malformed or too large (nothing stored)",
     "rate_limited": "Requests refused by the per-IP rate limit",
 }
 DESTINATION_COUNTERS = {

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters import get_adapter
+from adapters.base import NotALead
 from adapters.base import Unprocessable
 from leadgate import runtime as runtime_module
 from leadgate.events import Event
@@ -23,6 +24,7 @@ from leadgate.runtime import Runtime
 from workers.batch import deliver_batch
 from workers.connectgain import ConnectGainClient
 from workers.errors import DeliveryError
+from workers.errors import NothingToDeliver
 from workers.errors import PermanentError
 from workers.graph import fetch_leadgen
 from workers.outcomes import record_delivered
@@ -65,6 +67,8 @@ def prepare_lead(rt: Runtime, event: Event, source: Any) -> dict[str, Any]:
     raw = fetch(rt, event, source) if fetch else event.raw
     try:
         lead = adapter.normalize(raw, source)
+    except NotALead as err:
+        raise NothingToDeliver(err.message) from err
     except Unprocessable as err:
         raise PermanentError(f"{err.message}: {err.errors}") from err
     rt.store.update(event.id, lead=lead, batchable=is_batchable(lead))

@@ -7,9 +7,11 @@
      │                         408, 429 (honouring Retry-After), 5xx
      ├── PermanentError        dead-letter at once, keeping status code and body:
      │                         any other 4xx, a payload that cannot be built
-     └── OperatorActionError   park the event until an operator acts (a revoked key, an
-                               expired token): retrying cannot help and dead-lettering
-                               would hide that nothing is wrong with the lead itself
+     ├── OperatorActionError   park the event until an operator acts (a revoked key, an
+     │                         expired token): retrying cannot help and dead-lettering
+     │                         would hide that nothing is wrong with the lead itself
+     └── NothingToDeliver      keep the event as ``ignored`` history: it holds no lead, by
+                               design (a platform's test lead with dummy answers only)
 
 The single place that maps an HTTP answer to one of these is
 :func:`workers.connectgain.raise_for_response`.
@@ -17,7 +19,7 @@ The single place that maps an HTTP answer to one of these is
 
 from __future__ import annotations
 
-__all__ = ["DeliveryError", "OperatorActionError", "PermanentError", "TransientError"]
+__all__ = ["DeliveryError", "NothingToDeliver", "OperatorActionError", "PermanentError", "TransientError"]
 
 
 class DeliveryError(Exception):
@@ -48,3 +50,7 @@ class OperatorActionError(DeliveryError):
     def __init__(self, message: str, *, park_as: str, status_code: int = 0, body: str = ""):
         super().__init__(message, status_code=status_code, body=body)
         self.park_as = park_as
+
+
+class NothingToDeliver(DeliveryError):
+    """The fetched event is not a lead after all (``adapters.base.NotALead``): ignored, not failed."""

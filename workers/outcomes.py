@@ -16,6 +16,7 @@ from typing import Any
 from leadgate.events import Event
 from leadgate.runtime import Runtime
 from workers.errors import DeliveryError
+from workers.errors import NothingToDeliver
 from workers.errors import OperatorActionError
 from workers.errors import TransientError
 
@@ -89,6 +90,14 @@ def record_failure(
         rt.store.finish(event.id, dispatch, "retry", attempt, fields, next_at=next_at, destination=event.destination)
         log_attempt(event, attempt, next_attempt_in=round(next_at - time.time(), 1))
         return "retry"
+    if isinstance(err, NothingToDeliver):
+        attempt["outcome"] = "ignored"
+        fields.update(status="ignored", next_attempt_at="", last_status_code=None)
+        rt.store.finish(
+            event.id, dispatch, "ignore", attempt, fields, destination=event.destination, source=event.source
+        )
+        log_attempt(event, attempt)
+        return "ignored"
     if isinstance(err, OperatorActionError):
         attempt["outcome"] = err.park_as
         fields.update(status=err.park_as, next_attempt_at="")

@@ -13,6 +13,7 @@ from adapters import get_adapter
 from adapters.base import Accepted
 from adapters.base import BadInput
 from adapters.base import InboundRequest
+from adapters.base import NotALead
 from adapters.base import Unauthorized
 from adapters.base import Unprocessable
 from leadgate.config import ConfigError
@@ -438,7 +439,7 @@ def test_lead_without_contact_is_unprocessable_naming_bad_fields(source):
     assert {"email", "phone", "contact"} <= set(err.value.errors)
 
 
-def test_testing_tool_dummy_values_mark_the_lead(source):
+def test_testing_tool_dummy_values_mark_the_lead_and_are_never_contact_data(source):
     lead = graph_lead(
         {
             "email": "test@fb.com",
@@ -449,8 +450,45 @@ def test_testing_tool_dummy_values_mark_the_lead(source):
     )
     payload = facebook.normalize(raw_with(lead), source)
     assert payload["email"] == "test@fb.com"
+    assert "first_name" not in payload and "last_name" not in payload and "phone" not in payload
     assert payload["custom_fields"]["test_lead"] is True
-    assert payload["custom_fields"]["raw_phone"].startswith("<test lead")
+    assert "raw_phone" not in payload["custom_fields"]
+    assert payload["tags"] == ["test-lead"]
+    assert "<test lead" not in json.dumps(payload)
+
+
+def test_upper_case_field_names_are_the_standard_questions(source):
+    lead = graph_lead(
+        {"EMAIL": "Jane@Example.com", "FULL_NAME": "Jane van Dijk", "PHONE_NUMBER": "+14155550132", "CITY": "Austin"}
+    )
+    payload = facebook.normalize(raw_with(lead), source)
+    assert (payload["email"], payload["phone"]) == ("jane@example.com", "+14155550132")
+    assert (payload["first_name"], payload["last_name"]) == ("Jane", "van Dijk")
+    assert payload["custom_fields"]["city"] == "Austin"
+
+
+def test_a_test_lead_of_dummy_answers_only_is_not_a_lead():
+    lead = graph_lead(
+        {"EMAIL": "<test lead: dummy data for email>", "FULL_NAME": "<test lead: dummy data for full_name>"}
+    )
+    with pytest.raises(NotALead, match="dummy"):
+        facebook.normalize(raw_with(lead), make_source())
+
+
+@pytest.mark.parametrize(("mode", "tags"), [("tag", ["test-lead"]), ("deliver", None)])
+def test_test_leads_follow_the_configured_mode(mode, tags):
+    lead = graph_lead({"email": "jane@example.com", "full_name": "<test lead: dummy data for full_name>"})
+    payload = facebook.normalize(raw_with(lead), make_source(f"    test_leads: {mode}"))
+    assert payload.get("tags") == tags
+    assert payload["custom_fields"]["test_lead"] is True
+
+
+def test_test_leads_drop_keeps_a_test_lead_out_of_the_crm():
+    lead = graph_lead({"email": "jane@example.com", "full_name": "<test lead: dummy data for full_name>"})
+    with pytest.raises(NotALead, match="test_leads is drop"):
+        facebook.normalize(raw_with(lead), make_source("    test_leads: drop"))
+    real = facebook.normalize(raw_with(graph_lead({"email": "jane@example.com"})), make_source("    test_leads: drop"))
+    assert real["email"] == "jane@example.com"
 
 
 def test_odd_field_data_items_are_skipped(source):

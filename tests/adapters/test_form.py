@@ -62,7 +62,13 @@ def test_module_constants():
 
 
 def test_options_defaults():
-    assert form.Options().load({}) == {"honeypot": None, "redirect": None, "allowed_origins": [], "rate_limit": None}
+    assert form.Options().load({}) == {
+        "honeypot": None,
+        "redirect": None,
+        "error_redirect": None,
+        "allowed_origins": [],
+        "rate_limit": None,
+    }
 
 
 @pytest.mark.parametrize(

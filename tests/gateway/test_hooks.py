@@ -8,8 +8,10 @@ import time
 
 import redis
 
+from gateway import create_app
 from leadgate.connection import client_options
 from leadgate.runtime import Runtime
+from tests.conftest import BASE_CONFIG
 from tests.conftest import post_form
 
 LEAD = {"name": "Jane Roe", "email": "Jane@Example.com", "phone": "(415) 555-2671", "org": "Acme"}
@@ -67,14 +69,46 @@ def test_browser_post_with_redirect_gets_303(client, rt):
     assert len(rt.store.recent()) == 1
 
 
-def test_no_contact_field_is_422_naming_fields_and_stores_nothing(client, rt):
+def test_no_contact_field_is_422_naming_fields_and_is_kept_as_rejected(client, rt):
     response = post_form(client, {"email": "not-an-email", "phone": "12", "message": "hi"})
     assert response.status_code == 422
     body = response.get_json()
     assert body["error"] == "unprocessable"
     assert {"email", "phone"} <= set(body["errors"])
-    assert rt.store.recent() == []
+    stored = rt.store.get(body["errors"]["event_id"])
+    assert stored is not None and stored.status == "rejected"
+    assert "no usable contact field" in stored.last_error
+    assert ["message", "hi"] in stored.raw["fields"]
     assert rt.store.due_count() == 0
+
+
+def test_a_refused_browser_post_sees_a_page_not_json(client, rt):
+    response = post_form(client, {"message": "hi"}, headers={"Accept": "text/html,application/xhtml+xml"})
+    assert response.status_code == 422
+    assert response.content_type.startswith("text/html")
+    page = response.get_data(as_text=True)
+    assert "Your form was not sent" in page and "email address or phone number" in page
+    event_id = rt.store.recent()[0].id
+    assert event_id in page
+
+
+def test_a_refused_browser_post_goes_to_error_redirect(client, rt, make_config):
+    redirect = "    redirect: https://example.com/thanks\n"
+    config = make_config(
+        BASE_CONFIG.replace(redirect, redirect + "    error_redirect: https://example.com/oops?form=contact\n")
+    )
+    app = create_app(runtime=Runtime.from_config(config, client=rt.redis))
+    response = post_form(app.test_client(), {"message": "hi"}, headers={"Accept": "text/html"})
+    assert response.status_code == 303
+    event_id = rt.store.recent()[0].id
+    assert (
+        response.headers["Location"] == f"https://example.com/oops?form=contact&error=unprocessable&event_id={event_id}"
+    )
+
+
+def test_a_refused_ajax_post_keeps_the_json_answer(client):
+    response = post_form(client, {"message": "hi"}, headers={"Accept": "*/*"})
+    assert response.status_code == 422 and response.get_json()["errors"]["event_id"].startswith("ev_")
 
 
 def test_bad_json_is_400(client, rt):

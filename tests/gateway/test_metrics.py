@@ -31,7 +31,8 @@ def test_counters_follow_every_outcome(client, rt, crm, deliver_all):
     assert post_form(client, {"email": "a@example.com"}).status_code == 202
     assert post_form(client, {"email": "a@example.com"}).get_json()["duplicate"] is True
     assert post_form(client, {"email": "b@example.com", "_gotcha": "x"}).status_code == 202
-    assert post_form(client, {"email": "nope", "message": "hi"}).status_code == 422
+    assert post_form(client, {"email": "nope", "message": "hi"}).status_code == 422  # kept as rejected
+    assert post_form(client, b"not=a&form", content_type="text/plain").status_code == 415
     assert post_form(client, {"email": "c@example.com"}, headers={"Origin": "https://evil.example"}).status_code == 403
     crm.set_faults(status=500, count=1)  # the first call (a bulk call with both queued leads) fails
     assert post_form(client, {"email": "d@example.com"}).status_code == 202
@@ -40,10 +41,11 @@ def test_counters_follow_every_outcome(client, rt, crm, deliver_all):
     assert before[("leadgate_oldest_queued_age_seconds", ())] >= 0
     deliver_all(rt)
     after = scrape(client)
-    assert after[src("leadgate_received_total")] == 6
+    assert after[src("leadgate_received_total")] == 7
     assert after[src("leadgate_accepted_total")] == 2
     assert after[src("leadgate_duplicate_total")] == 1
     assert after[src("leadgate_spam_total")] == 1
+    assert after[src("leadgate_rejected_total")] == 1
     assert after[src("leadgate_invalid_total")] == 1
     assert after[src("leadgate_unauthorized_total")] == 1
     assert after[dest("leadgate_delivered_total")] == 2

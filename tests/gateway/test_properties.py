@@ -21,6 +21,7 @@ config (one source of every kind) come from ``tests/adapters/test_properties.py`
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -38,6 +39,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from adapters import facebook
+from adapters.negotiation import prefers_html
 from adapters.schemas import LeadPayloadSchema
 from leadgate.config import Config
 from leadgate.connection import client_options
@@ -231,6 +233,10 @@ def check_answer(request: HookRequest, response: Any) -> None:
         return
     if request.method == "HEAD":
         return
+    if status >= 400 and browser_refusal(request):
+        assert response.content_type.startswith("text/html"), response.content_type
+        assert "Your form was not sent" in response.get_data(as_text=True)
+        return
     if status >= 400 or request.method == "POST":
         assert response.is_json, f"{status} {response.content_type}: {response.get_data()[:200]!r}"
         body = response.get_json()
@@ -239,6 +245,24 @@ def check_answer(request: HookRequest, response: Any) -> None:
             assert body["ok"] is False and isinstance(body["error"], str) and isinstance(body["message"], str)
     if status in (429, 503):
         assert response.headers.get("Retry-After")
+
+
+def browser_refusal(request: HookRequest) -> bool:
+    """A visitor's browser posting to a form source: refusals are pages, not JSON."""
+    accept = next((value for name, value in request.headers.items() if name.lower() == "accept"), "")
+    source = request.source
+    return request.method == "POST" and source is not None and source.kind == "form" and prefers_html(accept)
+
+
+def refused_but_kept_ids(response: Any) -> set[str]:
+    """A 422 for a form post names the ``rejected`` event it kept (JSON ``errors.event_id``, or in the page)."""
+    if response.status_code != 422:
+        return set()
+    if not response.is_json:
+        return set(re.findall(r"ev_[0-9A-Za-z]+", response.get_data(as_text=True)))
+    body = response.get_json(silent=True) or {}
+    kept = (body.get("errors") or {}).get("event_id")
+    return {kept} if isinstance(kept, str) else set()
 
 
 def acknowledged_ids(response: Any) -> set[str]:
@@ -253,7 +277,12 @@ def acknowledged_ids(response: Any) -> set[str]:
 def check_store(rt: Runtime, request: HookRequest, response: Any) -> list[Any]:
     """Refusals store nothing; acknowledged ids exist; every live event can be delivered and is due."""
     events = rt.store.recent(limit=10_000)
-    if response.status_code >= 400 or request.method != "POST":
+    kept = refused_but_kept_ids(response)
+    if kept:
+        # the kept event, and for a re-send of the same post a "duplicate" record pointing at it
+        assert kept <= {e.id for e in events if e.status == "rejected"}
+        assert all(e.status == "rejected" or getattr(e, "duplicate_of", None) in kept for e in events), events
+    elif response.status_code >= 400 or request.method != "POST":
         assert events == [], [(e.status, e.raw) for e in events]
     stored = {e.id for e in events}
     assert acknowledged_ids(response) <= stored

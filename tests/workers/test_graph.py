@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from adapters.base import InboundEvent
+from leadgate import metrics
 from leadgate.intake import accept
 from tests.conftest import BASE_CONFIG
 from tests.conftest import dispatch_now
@@ -309,3 +310,17 @@ def test_a_fetched_lead_is_not_fetched_again_on_replay(rt, graph, crm, deliver_a
     deliver_all(rt)
     assert len(graph.requests) == 1
     assert rt.store.get(event_id).status == "delivered"
+
+
+def test_a_testing_tool_lead_of_dummy_answers_is_kept_as_ignored_not_dead(rt, graph, crm, deliver_all):
+    dummies = {"EMAIL": "<test lead: dummy data for email>", "FULL_NAME": "<test lead: dummy data for full_name>"}
+    event_id = queue_leadgen(rt, graph.add_lead(dummies)["id"])
+    deliver_all(rt)
+    event = rt.store.get(event_id)
+    assert event.status == "ignored" and "dummy answers only" in event.last_error
+    assert [a["outcome"] for a in rt.store.attempts(event_id)] == ["ignored"]
+    assert rt.store.dead_letters() == [] and rt.store.parked() == [] and rt.store.due_count() == 0
+    assert 0 < rt.redis.ttl(rt.store.key(event_id)) <= rt.store.retention_seconds
+    assert crm.deliveries == []
+    counters = rt.redis.hgetall(metrics.COUNTERS_KEY)
+    assert counters[b"ignored|fb"] == b"1"
