@@ -150,17 +150,20 @@ def test_parse_urlencoded_body_when_gateway_did_not_decode():
     ]
 
 
-def test_parse_json_object_flattens_nested_and_lists():
+def test_parse_json_object_is_stored_as_sent_and_read_at_any_depth():
     body = {"email": "a@example.com", "age": 41, "ok": True, "skip": None, "tags": ["a", "b"], "addr": {"city": "X"}}
     [event] = form.parse(json_post(body), make_source())
-    assert event.raw["fields"] == [
-        ["email", "a@example.com"],
-        ["age", 41],
-        ["ok", True],
-        ["tags", "a"],
-        ["tags", "b"],
-        ["addr.city", "X"],
-    ]
+    assert event.raw == {"json": body}
+    payload = form.normalize(event.raw, make_source())
+    assert payload["email"] == "a@example.com"
+    assert payload["custom_fields"] == {"age": 41, "ok": True, "city": "X"}
+    assert {"a", "b"} <= set(payload["tags"])
+
+
+def test_old_events_with_flattened_json_fields_still_normalize():
+    raw = {"fields": [["email", "a@example.com"], ["addr.city", "X"]]}
+    payload = form.normalize(raw, make_source())
+    assert payload["email"] == "a@example.com" and payload["custom_fields"] == {"addr.city": "X"}
 
 
 @pytest.mark.parametrize(
@@ -336,11 +339,13 @@ def test_no_contact_field_is_unprocessable():
 
 
 def test_stored_event_replays_with_current_field_map():
-    [event] = form.parse(form_post(("Work Mail", "jane@example.com"), ("first", "Jane")), make_source())
+    posted = (("Work Mail", "jane@example.com"), ("Private Mail", "jane@home.example"), ("first", "Jane"))
+    [event] = form.parse(form_post(*posted), make_source())
     before = form.normalize(event.raw, make_source())
-    after = form.normalize(event.raw, make_source({"work mail": "email"}))
-    assert before["custom_fields"] == {"Work Mail": "jane@example.com"} and "email" not in before
-    assert after["email"] == "jane@example.com" and "custom_fields" not in after
+    after = form.normalize(event.raw, make_source({"private mail": "email", "work mail": "custom_fields.work"}))
+    # without a mapping, the first valid address is the email (recognised by value)
+    assert before["email"] == "jane@example.com" and before["custom_fields"] == {"Private Mail": "jane@home.example"}
+    assert after["email"] == "jane@home.example" and after["custom_fields"] == {"work": "jane@example.com"}
 
 
 # --- acknowledge ---------------------------------------------------------------------------
@@ -365,3 +370,61 @@ def test_acknowledge_leaves_api_callers_to_the_default(accept):
 
 def test_acknowledge_without_redirect_is_default():
     assert form.acknowledge(ACCEPTED, form_post(accept=BROWSER_ACCEPT), make_source()) is None
+
+
+# --- recognition by value (no field name says email, phone or name) -------------------------------
+
+
+def lead_of(*fields: tuple[str, str], **source: Any) -> dict[str, Any]:
+    [event] = form.parse(form_post(*fields), make_source(**source))
+    return form.normalize(event.raw, make_source(**source))
+
+
+def test_a_valid_email_in_an_unnamed_field_becomes_the_email():
+    lead = lead_of(("input_2", "Jane.Doe@Example.com"), ("input_3", "hello"))
+    assert lead["email"] == "jane.doe@example.com"
+    assert lead["custom_fields"] == {"input_3": "hello"}
+
+
+def test_a_phone_is_recognised_by_value_only_where_the_name_allows_it():
+    generated = lead_of(("email", "a@example.com"), ("input_4", "(415) 555-0132"))
+    assert generated["phone"] == "+14155550132"
+    named = lead_of(("email", "a@example.com"), ("order_number", "4155550132"), ("budget", "(415) 555-0132"))
+    assert "phone" not in named  # neither name says phone, and neither is a generated id
+    assert named["custom_fields"]["budget"] == "(415) 555-0132"
+
+
+def test_short_numbers_are_never_phones():
+    lead = lead_of(("email", "a@example.com"), ("number-647", "25"))
+    assert "phone" not in lead and lead["custom_fields"]["number-647"] == "25"
+
+
+def test_a_name_is_guessed_only_from_the_first_generated_text_field_and_kept_there_too():
+    lead = lead_of(("text-948", "Marcus Webb"), ("email-460", "m@example.com"), ("text-271", "Jane Roe"))
+    assert (lead["first_name"], lead["last_name"]) == ("Marcus", "Webb")
+    assert lead["custom_fields"]["text-948"] == "Marcus Webb"
+
+
+@pytest.mark.parametrize("value", ["Webb Freight Ltd", "marcus webb", "Call me 9am", "Marcus", "A B C D E"])
+def test_values_that_do_not_look_like_a_persons_name_are_not_guessed(value):
+    lead = lead_of(("text-948", value), ("email-460", "m@example.com"))
+    assert "first_name" not in lead and lead["custom_fields"]["text-948"] == value
+
+
+def test_field_map_wins_over_recognition_by_value():
+    lead = lead_of(("input_2", "jane@example.com"), ("input_5", "boss@example.com"), field_map={"input_5": "email"})
+    assert lead["email"] == "boss@example.com" and lead["custom_fields"] == {"input_2": "jane@example.com"}
+
+
+def test_a_dialling_code_field_completes_the_phone():
+    lead = lead_of(
+        ("email", "a@example.com"), ("form_fields[dialling_code]", "+44"), ("form_fields[phone]", "7911 123457")
+    )
+    assert lead["phone"] == "+447911123457" and "dialling_code" not in lead.get("custom_fields", {})
+
+
+def test_builder_bot_traps_are_honeypots():
+    [event] = form.parse(form_post(("EMAIL", "a@example.com"), ("b_1a2b_3c4d", "http://spam")), make_source())
+    assert (event.outcome, event.reason) == ("spam", "mailchimp bot trap")
+    [event] = form.parse(form_post(("EMAIL", "a@example.com"), ("b_1a2b_3c4d", "")), make_source())
+    assert event.outcome == "queued"

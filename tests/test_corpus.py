@@ -1,0 +1,106 @@
+"""Published real-world posts, through the HTTP layer and a real (in-process, burst) worker to the CRM.
+
+Each sample in ``tests/corpus/`` is a form builder's or platform's post transcribed from what its
+maker publishes (field names, hidden inputs and order verbatim; personal values invented), with
+its origin and the lead a person would expect from it. Every sample is posted to a source of its
+kind configured with **no** ``field_map``, delivered to the sandbox CRM, and the lead the CRM got
+is checked: email, E.164 phone, first and last name, every answer the visitor typed somewhere in
+the lead, context under its key, and no technical field forwarded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from gateway import create_app
+from leadgate import runtime as runtime_module
+from leadgate.runtime import Runtime
+from tests.conftest import DESTINATION_CONFIG
+from tests.conftest import drain
+
+CORPUS = Path(__file__).parent / "corpus"
+FORM_SAMPLES = sorted((CORPUS / "forms").glob("*.json"))
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def texts(value: Any) -> list[str]:
+    """Every scalar in a payload, as text."""
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in texts(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in texts(item)]
+    return [] if value is None else [str(value)]
+
+
+def test_the_corpus_is_large_and_says_where_each_sample_came_from() -> None:
+    samples = [load(path) for path in sorted(CORPUS.glob("*/*.json"))]
+    assert len(samples) >= 30
+    for sample in samples:
+        assert sample["origin"]["sources"], sample["origin"]
+        assert sample["origin"].get("note")
+
+
+@pytest.fixture
+def form_app(make_config, redis_client):
+    def build(phone_region: str | None):
+        region = f"    phone_region: {phone_region}\n" if phone_region else ""
+        config = make_config(DESTINATION_CONFIG + "sources:\n  corpus:\n    kind: form\n" + region)
+        runtime = Runtime.from_config(config, client=redis_client)
+        runtime_module.install(runtime)  # what the worker's delivery job reads
+        app = create_app(runtime=runtime)
+        app.testing = True
+        return app, runtime
+
+    yield build
+    runtime_module.install(None)
+
+
+def post_sample(client: Any, request: dict[str, Any]) -> Any:
+    content_type = request["content_type"]
+    if content_type == "application/json":
+        return client.post("/hooks/corpus", json=request["json"])
+    pairs = [(str(name), str(value)) for name, value in request["fields"]]
+    if content_type == "multipart/form-data":
+        return client.post("/hooks/corpus", data=MultiDict(pairs), content_type="multipart/form-data")
+    return client.post("/hooks/corpus", data=urlencode(pairs), content_type=content_type)
+
+
+@pytest.mark.parametrize("path", FORM_SAMPLES, ids=[p.stem for p in FORM_SAMPLES])
+def test_a_published_form_post_arrives_as_a_complete_lead(path: Path, form_app, crm) -> None:
+    sample = load(path)
+    expect = sample["expect"]
+    app, runtime = form_app(sample.get("phone_region"))
+    response = post_sample(app.test_client(), sample["request"])
+    assert response.status_code == 202, response.get_data(as_text=True)
+    event_id = response.get_json()["event_id"]
+    if expect["honeypot"]:
+        assert runtime.store.get(event_id).status == "spam"
+        drain(runtime, timeout=5)
+        assert crm.deliveries == []
+        return
+    drain(runtime, timeout=5)
+    event = runtime.store.get(event_id)
+    assert event.status == "delivered", (event.status, event.last_error)
+    [delivery] = crm.deliveries
+    lead = delivery["payload"]
+    got = {key: lead.get(key) for key in ("email", "phone", "first_name", "last_name")}
+    wanted = {key: expect[key] for key in ("email", "phone", "first_name", "last_name")}
+    assert got == wanted, f"{path.name}: {json.dumps(lead, indent=1)}"
+    everything = texts(lead)
+    missing = [answer for answer in expect["answers"] if not any(answer in text for text in everything)]
+    assert not missing, f"answers not in the lead: {missing}\n{json.dumps(lead, indent=1)}"
+    custom = lead.get("custom_fields", {})
+    for key, value in expect.get("context", {}).items():
+        assert custom.get(key) == value, f"context {key}: {custom.get(key)!r} != {value!r}"
+    context_keys = set(expect.get("context", {}))
+    forwarded = [name for name in expect["technical"] if name in custom and name not in context_keys]
+    assert not forwarded, f"technical fields forwarded: {forwarded}\n{json.dumps(custom, indent=1)}"
