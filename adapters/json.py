@@ -4,9 +4,10 @@ The source's ``mapping`` names, for each ConnectGain field (or ``custom_fields.X
 expression evaluated against one lead of the body. A body that is a JSON array, or whose ``items``
 expression selects an array, holds one lead per element; otherwise the whole body is the lead.
 ``event_id`` (JMESPath, per lead) gives the platform id re-sends are deduplicated on. With
-``unmapped: custom_fields`` (the default) every other top-level scalar of a lead is kept in
-``custom_fields`` under its own name (``field_map`` may redirect or drop those names); ``drop``
-keeps only what ``mapping`` names.
+``unmapped: custom_fields`` (the default) every value of a lead the mapping does not read, at any
+depth, is kept in ``custom_fields`` under its dotted path (``payload.data.Message``; at most
+:data:`UNMAPPED_LIMIT` of them), and ``field_map`` may redirect or drop those names; ``drop`` keeps
+only what ``mapping`` names.
 
 Authentication is optional and configured per source: a ``token`` sent as ``Authorization: Bearer``
 or ``?token=``, and/or a ``secret`` that signs the raw body (``X-Signature-256: sha256=<hex>``).
@@ -22,6 +23,7 @@ the module only reads the request or stored event it is handed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -251,20 +253,34 @@ def parse(request: InboundRequest, source: SourceConfig) -> list[InboundEvent]:
     return events
 
 
-def _root_fields(node: Mapping[str, Any]) -> set[str]:
-    """Top-level names an expression reads from the lead itself (``a`` in ``a.b[0]``, both in ``join(' ', [a, b])``).
+def _static_path(node: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """``a.b.c`` as ``("a", "b", "c")``; None for anything that is not a plain chain of names."""
+    kind = node.get("type")
+    if kind == "field":
+        return (str(node.get("value")),)
+    if kind == "subexpression":
+        parts = [_static_path(child) for child in node.get("children", ()) if isinstance(child, Mapping)]
+        if parts and all(part is not None for part in parts):
+            return tuple(name for part in parts for name in part or ())
+    return None
 
-    Projections, filters and pipes evaluate their right side on what their left side selected, and
-    ``&expr`` on array elements, so only their left side reads the lead.
+
+def _read_paths(node: Mapping[str, Any]) -> set[tuple[str, ...]]:
+    """The paths of the lead an expression reads (``payload.data.Email``; both in ``join(' ', [a, b])``).
+
+    Projections, filters, indexes and pipes evaluate their right side on what their left side
+    selected, and ``&expr`` on array elements, so only their left side names a path of the lead;
+    everything under a path read counts as read.
     """
+    path = _static_path(node)
+    if path is not None:
+        return {path}
     kind = node.get("type")
     children = [child for child in node.get("children", ()) if isinstance(child, Mapping)]
-    if kind == "field":
-        return {str(node.get("value"))}
     if kind in {"subexpression", "index_expression", "pipe", "projection", "value_projection", "flatten"}:
-        return _root_fields(children[0]) if children else set()
+        return _read_paths(children[0]) if children else set()
     if kind == "filter_projection":
-        return _root_fields(children[0]) if children else set()
+        return _read_paths(children[0]) if children else set()
     if kind in {
         "function_expression",
         "multi_select_list",
@@ -275,15 +291,59 @@ def _root_fields(node: Mapping[str, Any]) -> set[str]:
         "not_expression",
         "comparator",
     }:
-        return set().union(*(_root_fields(child) for child in children)) if children else set()
+        return set().union(*(_read_paths(child) for child in children)) if children else set()
     return set()
 
 
-def _read_fields(expressions: Iterable[str]) -> set[str]:
-    names: set[str] = set()
+def _read_by(expressions: Iterable[str]) -> set[tuple[str, ...]]:
+    paths: set[tuple[str, ...]] = set()
     for expression in expressions:
-        names |= _root_fields(compile_expression(expression).parsed)
-    return names
+        paths |= _read_paths(compile_expression(expression).parsed)
+    return paths
+
+
+UNMAPPED_LIMIT = 200
+"""Unmapped values kept per lead; the rest are still in the stored event, only not sent."""
+UNMAPPED_VALUE_CHARS = 4000
+"""A longer unmapped value is cut to this many characters in the lead (the stored event keeps it whole)."""
+
+
+def _unmapped(lead: Mapping[str, Any], read: set[tuple[str, ...]]) -> Iterator[tuple[str, Any]]:
+    """Every value the mapping did not read, at any depth, as ``(dotted.path, value)``.
+
+    A list of scalars is one value; list items that are objects are walked with their index
+    (``attendees.0.email``). Nulls and blanks are left out.
+    """
+
+    def taken(path: tuple[str, ...]) -> bool:
+        return any(path[: len(prefix)] == prefix for prefix in read)
+
+    def walk(path: tuple[str, ...], value: Any) -> Iterator[tuple[str, Any]]:
+        if not path or not all(str(part).strip() for part in path) or taken(path):
+            return
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                yield from walk((*path, str(key)), item)
+        elif isinstance(value, list):
+            scalars = [item for item in value if isinstance(item, SCALARS)]
+            if scalars and len(scalars) == len(value):
+                yield ".".join(path), scalars
+            else:
+                for index, item in enumerate(value):
+                    if isinstance(item, Mapping | list):
+                        yield from walk((*path, str(index)), item)
+        elif isinstance(value, SCALARS) and not (isinstance(value, str) and not value.strip()):
+            if isinstance(value, str) and len(value) > UNMAPPED_VALUE_CHARS:
+                value = value[:UNMAPPED_VALUE_CHARS]
+            yield ".".join(path), value
+
+    count = 0
+    for key, value in lead.items():
+        for item in walk((str(key),), value):
+            yield item
+            count += 1
+            if count >= UNMAPPED_LIMIT:
+                return
 
 
 def normalize(raw: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
@@ -307,10 +367,7 @@ def normalize(raw: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
             continue
         draft.assign(target, value)
     keep_unmapped = source.option("unmapped", "custom_fields") == "custom_fields"
-    read = _read_fields(mapping.values())
-    for name, value in lead.items():
-        if name in read or not str(name).strip() or not isinstance(value, SCALARS):
-            continue
+    for name, value in _unmapped(lead, _read_by(mapping.values())):
         found, mapped_to = map_target(name, source.field_map)
         # field_map is explicit, so it applies under ``unmapped: drop`` too.
         if not found and not keep_unmapped:

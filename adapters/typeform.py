@@ -66,7 +66,13 @@ META_KEYS = ("form_id", "token", "landed_at", "submitted_at")
 
 WORD = re.compile(r"[a-z]+")
 RECALL = re.compile(r"\{\{[^}]*\}\}")
-UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+GENERATED_REF = re.compile(
+    r"^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # UUID
+    r"|[0-9A-HJKMNP-TV-Z]{26}"  # ULID, Typeform's newer auto refs (01H531GWVKAT474T5MS32VKKS9)
+    r"|[0-9a-f]{16,})$",  # other long hex ids
+    re.IGNORECASE,
+)
+"""Refs Typeform generated rather than a person chose: they say nothing, so the question's title names the answer."""
 
 FILLER = frozenset(
     "a and are at can do enter for get hello hi i is let lets may me my of ok okay please s "
@@ -272,9 +278,9 @@ def _answers(response: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], dict
 
 
 def _custom_key(field: Mapping[str, Any]) -> str:
-    """The field's ref, or its title when the ref is one Typeform generated (a UUID says nothing)."""
+    """The field's ref, or its title when the ref is one Typeform generated (a UUID or ULID says nothing)."""
     ref, title, field_id = (_text(field.get(key)) for key in ("ref", "title", "id"))
-    if ref and not UUID.match(ref):
+    if ref and not GENERATED_REF.match(ref):
         return ref
     return title or ref or field_id
 
@@ -299,14 +305,20 @@ def _extras(response: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
         yield "score", calculated["score"]
     variables = _as_list(response.get("variables"))
     for variable in variables:
-        if isinstance(variable, dict) and _text(variable.get("key")) and isinstance(variable.get("type"), str):
-            # Typeform's "score" variable is calculated.score again: keep one copy.
-            if variable["key"] != "score" or "score" not in calculated:
-                yield f"variables.{_text(variable['key'])}", variable.get(variable["type"])
+        if isinstance(variable, dict) and _text(variable.get("key")):
+            yield f"variables.{_text(variable['key'])}", _variable_value(variable)
     ending = _as_object(response.get("ending"))
     if _text(ending.get("ref")) or _text(ending.get("id")):
         yield "ending", _text(ending.get("ref")) or _text(ending.get("id"))
     yield from ((key, response[key]) for key in META_KEYS if key in response)
+
+
+def _variable_value(variable: Mapping[str, Any]) -> Any:
+    """A variable's value sits under the key its ``type`` names (``{"type": "number", "number": 4}``)."""
+    kind = variable.get("type")
+    if isinstance(kind, str) and kind in variable:
+        return variable[kind]
+    return next((value for key, value in variable.items() if key not in ("key", "type")), None)
 
 
 def _assign(draft: LeadDraft, target: str | None, value: Any, name: str, problems: dict[str, str]) -> None:

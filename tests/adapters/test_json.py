@@ -297,8 +297,10 @@ def test_nested_paths_and_quoted_names_with_spaces():
         "interests": ["Towels", "Tea"],
         "form": "Contact Us",
         "submission": {"id": "6321ca84df3949bfc6752327", "form": "65429eadebe8a9f3a30f62d0"},
-        # the only top-level scalar the mapping does not read
+        # every value the mapping does not read, at any depth
         "triggerType": "form_submission",
+        "payload.siteId": "65427cf400e02b306eaa049c",
+        "payload.submittedAt": "2026-11-20T12:35:16.117Z",
     }
 
 
@@ -316,7 +318,7 @@ def test_lists_of_emails_and_phones_become_primary_plus_extras():
     assert lead["custom_fields"] == {"raw_email": "not-an-email"}
 
 
-def test_unmapped_custom_fields_keeps_other_top_level_scalars_only():
+def test_unmapped_custom_fields_keeps_every_other_value_at_any_depth():
     src = source("    mapping: {email: contact.email, full_name: \"join(' ', [first, last])\"}\n")
     body = {
         "contact": {"email": "a@b.co"},
@@ -332,8 +334,23 @@ def test_unmapped_custom_fields_keeps_other_top_level_scalars_only():
     }
     lead = lead_of(src, body)
     assert lead["first_name"] == "Ann" and lead["last_name"] == "Lee"
-    # first/last are read by the mapping; objects, lists, nulls and blanks are not "other scalars"
-    assert lead["custom_fields"] == {"utm_source": "ads", "score": 7, "vip": False}
+    # first/last and contact.* are read by the mapping; nulls and blanks carry nothing
+    assert lead["custom_fields"] == {"utm_source": "ads", "score": 7, "vip": False, "nested.x": 1, "list": [1, 2]}
+
+
+def test_unmapped_values_below_a_mapped_path_are_kept_beside_it():
+    src = source("    mapping: {email: payload.data.Email}\n")
+    body = {"payload": {"data": {"Email": "a@b.co", "Message": "Call me"}, "attendees": [{"email": "x@y.co"}]}}
+    custom = lead_of(src, body)["custom_fields"]
+    assert custom == {"payload.data.Message": "Call me", "payload.attendees.0.email": "x@y.co"}
+
+
+def test_unmapped_values_are_bounded_in_count_and_size():
+    src = source("    mapping: {email: email}\n")
+    body = {"email": "a@b.co", "long": "x" * 10_000, **{f"k{i}": i for i in range(500)}}
+    custom = lead_of(src, body)["custom_fields"]
+    assert len(custom) == json_kind.UNMAPPED_LIMIT
+    assert len(custom["long"]) == json_kind.UNMAPPED_VALUE_CHARS
 
 
 def test_unmapped_drop_keeps_only_the_mapping_and_field_map_entries():

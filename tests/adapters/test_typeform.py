@@ -312,6 +312,7 @@ def test_every_answer_type_hidden_fields_and_metadata():
             "utm_source": "newsletter",
             "utm_campaign": "fall",
             "score": 7,
+            "variables.score": 7,
             "variables.tier": "A",
             "ending": "qualified",
             "form_id": "AbC123",
@@ -540,3 +541,31 @@ def test_acknowledge_is_200_json_for_every_outcome():
         assert reply.body == {"ok": True, "event_id": "ev1", "status": status, "duplicate": duplicate}
     many = typeform.acknowledge([Accepted("a", "queued"), Accepted("b", "ignored")], req, make_source())
     assert many.status == 200 and [e["event_id"] for e in many.body["events"]] == ["a", "b"]
+
+
+EMAIL_FIELD = field("fe", "email", "email", "Email")
+EMAIL_ANSWER = answer(EMAIL_FIELD, "email", "jane@example.com")
+
+
+@pytest.mark.parametrize("ref", ["01H531GWVKAT474T5MS32VKKS9", "3f2b7c1e-8d4a-4e6f-9b0c-5a1d7e3f4b2c"])
+def test_answers_with_a_generated_ref_are_keyed_by_their_question_title(ref):
+    plan = field("Xy12", ref, "short_text", "Which plan?")
+    body = only(EMAIL_ANSWER, answer(plan, "text", "Pro"), fields=[EMAIL_FIELD, plan])
+    custom = normalize(body)["custom_fields"]
+    assert custom["Which plan?"] == "Pro" and ref not in custom
+
+
+def test_every_variable_is_kept_whatever_its_type():
+    variables = [
+        {"key": "score", "type": "number", "number": 3},
+        {"key": "segment", "type": "text", "text": "smb"},
+        {"key": "odd", "type": "string", "value": "kept"},
+    ]
+    custom = normalize(only(EMAIL_ANSWER, variables=variables, fields=[EMAIL_FIELD]))["custom_fields"]
+    assert (custom["variables.score"], custom["variables.segment"], custom["variables.odd"]) == (3, "smb", "kept")
+
+
+def test_a_legal_answer_is_kept_but_is_not_marketing_consent():
+    terms = field("Lg1", "terms", "legal", "Do you accept our terms?")
+    payload = normalize(only(EMAIL_ANSWER, answer(terms, "boolean", True), fields=[EMAIL_FIELD, terms]))
+    assert payload["custom_fields"]["terms"] is True and "opt_in_status" not in payload

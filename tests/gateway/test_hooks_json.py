@@ -189,7 +189,19 @@ def test_webflow_form_submission_arrives_mapped(client, rt, crm, deliver_all):
         "custom_fields": {
             "form": "Contact Us",
             "submitted_at": "2026-11-20T12:35:16.117Z",
+            # every value the mapping does not read, at any depth (a webflow preset leaves the schema out)
             "triggerType": "form_submission",
+            "payload.siteId": "65427cf400e02b306eaa049c",
+            "payload.schema.0.fieldName": "First Name",
+            "payload.schema.0.fieldType": "FormTextInput",
+            "payload.schema.0.fieldElementId": "285042f7-d554-dc7f",
+            "payload.schema.1.fieldName": "email",
+            "payload.schema.1.fieldType": "FormTextInput",
+            "payload.schema.1.fieldElementId": "285042f7-d554-dc80",
+            "payload.id": "6321ca84df3949bfc6752327",
+            "payload.formId": "65429eadebe8a9f3a30f62d0",
+            "payload.publishedPath": "/contact",
+            "payload.pageUrl": "https://heartofgold.example/contact",
         },
         "deal": {"title": "Heart of Gold via Contact Us", "value": 500.0, "currency": "USD", "stage": "new"},
     }
