@@ -40,6 +40,8 @@ class Entry:
     name: str
     path: tuple[str, ...]
     value: Any
+    hint: str = ""
+    """The answer's type when the sender says it (``email``, ``phone``...), as generated names do."""
 
 
 def split_brackets(name: str) -> tuple[str, ...]:

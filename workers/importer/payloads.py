@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from adapters import form
+from adapters import answers
 from adapters.base import Unprocessable
 from adapters.normalize import DROP_TARGETS
 from adapters.normalize import canonical_key
@@ -94,7 +94,7 @@ def _deal_target(name: str, source: SourceConfig) -> str | None:
     found, target = map_target(name, source.field_map)
     if found and (target is None or target in DROP_TARGETS):
         return None  # field_map drops it
-    target = target if found else form.ALIASES.get(key)
+    target = target if found else answers.ALIASES.get(key)
     if target and target.startswith("custom_fields."):
         return target
     return DEAL_CONTACT_TARGETS.get(target or "", f"custom_fields.{name}")
