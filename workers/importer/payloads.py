@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from adapters import answers
+from adapters import form
 from adapters.base import Unprocessable
 from adapters.normalize import DROP_TARGETS
 from adapters.normalize import canonical_key
