@@ -79,6 +79,8 @@ class InboundRequest:
     query: Mapping[str, list[str]] = field(default_factory=dict)
     form: tuple[tuple[str, str], ...] | None = None
     remote_addr: str = ""
+    url: str = ""
+    """The URL the sender called (the public one when ``public_url`` is set): some signatures cover it."""
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name.lower(), default)

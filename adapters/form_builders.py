@@ -383,6 +383,13 @@ JOTFORM_TECHNICAL = frozenset(
         "event_id",
         "JWTContainer",
         "cardinalOrderNumber",
+        "slug",
+        "timeToSubmit",
+        "validatedNewRequiredFieldIDs",
+        "path",
+        "temp_upload",
+        "file_server",
+        "preview",
     }
 )
 
@@ -393,7 +400,7 @@ def read_jotform(entry: Entry, survey: Survey) -> Reading:
         return context("form_id")
     if name == "website":  # "Should be Empty:", hidden from people
         return TRAP
-    if name in JOTFORM_TECHNICAL:
+    if path[0] in JOTFORM_TECHNICAL:
         return TECHNICAL
     question = JOTFORM_QUESTION.match(path[0])
     if question:

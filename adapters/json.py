@@ -22,6 +22,7 @@ the module only reads the request or stored event it is handed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
@@ -36,18 +37,23 @@ from marshmallow import Schema
 from marshmallow import ValidationError
 from marshmallow import fields
 from marshmallow import validate
+from marshmallow import validates_schema
 
+from adapters.answers import lead_fields
 from adapters.base import BadInput
 from adapters.base import InboundEvent
 from adapters.base import InboundRequest
 from adapters.base import Unauthorized
 from adapters.base import Unprocessable
+from adapters.form_builders import convention_for
 from adapters.jsonbody import load_json
 from adapters.normalize import LeadDraft
 from adapters.normalize import finalize
 from adapters.normalize import is_valid_target
 from adapters.normalize import map_target
 from adapters.options import rate_limit_field
+from adapters.presets import PRESETS
+from adapters.presets import Preset
 from adapters.signatures import bearer_token
 from adapters.signatures import require_hmac_sha256
 from adapters.signatures import secrets_match
@@ -61,6 +67,8 @@ __all__ = [
     "Options",
     "SIGNATURE_HEADER",
     "compile_expression",
+    "default_source",
+    "effective_mapping",
     "normalize",
     "parse",
     "verify",
@@ -154,15 +162,41 @@ class Options(Schema):
     secret = _secret_field("secret")
     items = fields.String(load_default=None, validate=_validate_expression)
     event_id = fields.String(load_default=None, validate=_validate_expression)
+    preset = fields.String(load_default=None, validate=validate.OneOf(sorted(PRESETS)))
     mapping = fields.Dict(
         keys=fields.String(validate=_validate_target),
         values=fields.String(validate=_validate_expression),
-        required=True,
-        validate=validate.Length(min=1, error=MAPPING_HELP),
-        error_messages={"required": MAPPING_HELP},
+        load_default=dict,
     )
     unmapped = fields.String(load_default="custom_fields", validate=validate.OneOf(UNMAPPED_MODES))
+    signature_max_age = fields.Float(load_default=None, validate=validate.Range(min=1, max=86400))
     rate_limit = rate_limit_field()
+
+    @validates_schema
+    def a_mapping_or_a_preset(self, data: dict[str, Any], **kwargs: Any) -> None:
+        preset = PRESETS.get(data.get("preset") or "")
+        if not data.get("mapping") and preset is None:
+            raise ValidationError(MAPPING_HELP + f", or name a preset ({', '.join(sorted(PRESETS))})", "mapping")
+        if preset is not None and data.get("secret") and preset.signature is None:
+            raise ValidationError(
+                f"{preset.name} does not sign its webhooks: remove secret and set a token (sent as ?token=)", "secret"
+            )
+
+
+def preset_of(source: SourceConfig) -> Preset | None:
+    return PRESETS.get(source.option("preset") or "")
+
+
+def default_source(options: Mapping[str, Any]) -> str:
+    """The ConnectGain ``source`` when the config names none: the preset's sender, else ``webhook``."""
+    preset = PRESETS.get(options.get("preset") or "")
+    return preset.source if preset else DEFAULT_SOURCE
+
+
+def effective_mapping(source: SourceConfig) -> dict[str, str]:
+    """The preset's mapping with the source's own ``mapping`` keys on top."""
+    preset = preset_of(source)
+    return {**(preset.mapping if preset else {}), **(source.option("mapping") or {})}
 
 
 def verify(request: InboundRequest, source: SourceConfig) -> None:
@@ -175,8 +209,14 @@ def verify(request: InboundRequest, source: SourceConfig) -> None:
         if not any(matches):
             raise Unauthorized("missing or wrong token: send Authorization: Bearer <token> or ?token=<token>")
     secret = source.option("secret")
-    if secret:
+    if not secret:
+        return
+    signature = preset.signature if (preset := preset_of(source)) else None
+    if signature is None:
         require_hmac_sha256(request.body, secret, request.header(SIGNATURE_HEADER), header=SIGNATURE_HEADER)
+        return
+    max_age = source.option("signature_max_age") or signature.max_age or 0.0
+    signature.check(request, secret, max_age, time.time())
 
 
 def _load_body(request: InboundRequest) -> Any:
@@ -201,7 +241,8 @@ def _search(option: str, expression: str, data: Any) -> Any:
 
 
 def _leads(body: Any, source: SourceConfig) -> list[Any]:
-    items = source.option("items")
+    preset = preset_of(source)
+    items = source.option("items") or (preset.items if preset else None)
     if items:
         found = _search("items", items, body)
         if not isinstance(found, list):
@@ -219,7 +260,8 @@ def _leads(body: Any, source: SourceConfig) -> list[Any]:
 
 
 def _dedupe_keys(lead: Any, index: int, source: SourceConfig) -> tuple[str, ...]:
-    expression = source.option("event_id")
+    preset = preset_of(source)
+    expression = source.option("event_id") or (preset.event_id if preset else None)
     if not expression:
         return ()
     value = _search("event_id", expression, lead)
@@ -235,7 +277,8 @@ def _dedupe_keys(lead: Any, index: int, source: SourceConfig) -> tuple[str, ...]
 
 def parse(request: InboundRequest, source: SourceConfig) -> list[InboundEvent]:
     """One event per lead in the body, each stored as ``{"item": <the lead>}``; none is one ``ignored`` event."""
-    body = _load_body(request)
+    preset = preset_of(source)
+    body = preset.body(request) if preset and preset.body else _load_body(request)
     leads = _leads(body, source)
     if not leads:
         # Acknowledged and kept as history, not refused: an ``items`` filter such as
@@ -346,6 +389,14 @@ def _unmapped(lead: Mapping[str, Any], read: set[tuple[str, ...]]) -> Iterator[t
                 return
 
 
+def _assign(draft: LeadDraft, target: str | None, value: Any, where: str, failures: dict[str, str]) -> None:
+    try:
+        draft.assign(target, value)
+    except ValueError as err:
+        # field_map targets are not checked at config load: park the lead (rejected, replayable), never 500.
+        failures[where] = str(err)
+
+
 def normalize(raw: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
     """Builds the ConnectGain payload from one stored lead with the source's current mapping.
 
@@ -356,9 +407,11 @@ def normalize(raw: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
     lead = raw.get("item")
     if not isinstance(lead, Mapping):
         raise Unprocessable("the stored event holds no lead object", errors={"item": "not an object"})
-    mapping: Mapping[str, str] = source.option("mapping") or {}
+    mapping = effective_mapping(source)
+    preset = preset_of(source)
     draft = LeadDraft()
     failures: dict[str, str] = {}
+    filled: set[str] = set()
     for target, expression in mapping.items():
         try:
             value = compile_expression(expression).search(dict(lead))
@@ -366,17 +419,22 @@ def normalize(raw: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
             failures[f"mapping.{target}"] = f"{expression!r} failed on this lead: {err}"
             continue
         draft.assign(target, value)
+        if value not in (None, "", [], {}):
+            filled.add(target)
+    read = _read_by(mapping.values())
+    if preset is not None:
+        # The person's answers, read like a form's fields: names, sub-inputs, recognition by value.
+        answers = preset.answers(lead)
+        for answer_target, answer in lead_fields(answers, convention_for(answers), source, frozenset(filled)):
+            _assign(draft, answer_target, answer, "answers", failures)
+        read |= set(preset.answers_at) | set(preset.ignored)
     keep_unmapped = source.option("unmapped", "custom_fields") == "custom_fields"
-    for name, value in _unmapped(lead, _read_by(mapping.values())):
+    for name, value in _unmapped(lead, read):
         found, mapped_to = map_target(name, source.field_map)
         # field_map is explicit, so it applies under ``unmapped: drop`` too.
         if not found and not keep_unmapped:
             continue
-        try:
-            draft.assign(mapped_to if found else f"custom_fields.{name}", value)
-        except ValueError as err:
-            # field_map targets are not checked at config load: park the lead (rejected, replayable), never 500.
-            failures[f"field_map.{name}"] = str(err)
+        _assign(draft, mapped_to if found else f"custom_fields.{name}", value, f"field_map.{name}", failures)
     if failures:
         raise Unprocessable("a mapping expression or field_map entry failed", errors=failures)
     return finalize(draft, source)

@@ -128,7 +128,7 @@ def receive(source_id: str) -> Response:
         return with_cors(source, reply(handshake(inbound_request(request), source)))
     request.max_content_length = source.max_body_bytes
     try:
-        inbound = inbound_request(request)
+        inbound = inbound_request(request, runtime().config.public_url)
     except RequestEntityTooLarge:
         count_refusal(source, "invalid")
         message = f"the body is larger than {source.max_body_bytes} bytes"

@@ -20,7 +20,15 @@ SECRET_NAME = re.compile(r"(auth|cookie|key|token|secret|signature|password|sess
 KEPT_HEADERS = ("content-type", "content-length", "user-agent", "origin", "referer", "accept", "x-forwarded-for")
 
 
-def inbound_request(request: Request) -> InboundRequest:
+def called_url(request: Request, public_url: str = "") -> str:
+    """The URL the sender called: behind a proxy, the configured ``public_url`` with this path and query."""
+    if not public_url:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return f"{public_url.rstrip('/')}{request.path}{'?' + query if query else ''}"
+
+
+def inbound_request(request: Request, public_url: str = "") -> InboundRequest:
     """Reads the body (within the size limit already set on ``request``) and the form fields."""
     body = request.get_data(cache=True)
     content_type = (request.mimetype or "").lower()
@@ -35,6 +43,7 @@ def inbound_request(request: Request) -> InboundRequest:
         query={name: request.args.getlist(name) for name in request.args},
         form=form,
         remote_addr=request.remote_addr or "",
+        url=called_url(request, public_url),
     )
 
 

@@ -297,11 +297,12 @@ def _build_source(source_id: str, raw: Mapping[str, Any], destinations: Mapping[
     elif destination not in destinations:
         raise ConfigError(f"{prefix}.destination: no destination named {destination!r}")
     phone_region = common["phone_region"].upper() if common["phone_region"] else None
+    default_source = getattr(adapter, "default_source", None)
     return SourceConfig(
         id=source_id,
         kind=kind,
         destination=destination,
-        source=common["source"] or adapter.DEFAULT_SOURCE,
+        source=common["source"] or (default_source(options) if default_source else adapter.DEFAULT_SOURCE),
         tags=tuple(common["tags"]),
         phone_region=phone_region,
         field_map=dict(common["field_map"]),

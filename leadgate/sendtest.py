@@ -39,6 +39,10 @@ from urllib.parse import urlencode
 import httpx
 import jmespath
 
+from adapters.json import TOKEN_QUERY
+from adapters.json import effective_mapping
+from adapters.json import preset_of
+from adapters.presets import Preset
 from leadgate.config import Config
 from leadgate.config import SourceConfig
 
@@ -173,7 +177,7 @@ def _hmac_sha256(secret: str, body: bytes) -> bytes:
     return hmac.new(secret.encode(), body, hashlib.sha256).digest()
 
 
-def _form_samples(source: SourceConfig, run_id: str) -> list[SampleRequest]:
+def _form_samples(source: SourceConfig, run_id: str, url: str = "") -> list[SampleRequest]:
     fields = {
         "name": "Jane Roe",
         "email": "jane.roe@example.com",
@@ -279,7 +283,7 @@ def _json_lead(source: SourceConfig, run_id: str) -> tuple[dict[str, Any], list[
     """One lead document that the source's mapping reads sample values from, and notes on what it could not fill."""
     lead: dict[str, Any] = {}
     notes: list[str] = []
-    mapping: Mapping[str, str] = source.option("mapping") or {}
+    mapping: Mapping[str, str] = effective_mapping(source)
     for target, expression in mapping.items():
         value = _sample_value(target)
         if value is None:
@@ -311,7 +315,32 @@ def _json_lead(source: SourceConfig, run_id: str) -> tuple[dict[str, Any], list[
     return lead, notes
 
 
-def _json_samples(source: SourceConfig, run_id: str) -> list[SampleRequest]:
+def _preset_samples(source: SourceConfig, preset: Preset, run_id: str, url: str) -> list[SampleRequest]:
+    """The preset's example lead, posted and signed the way its sender does."""
+    assert preset.example is not None
+    example = preset.example(run_id)
+    if preset.body is not None:  # Jotform: multipart parts
+        boundary = f"leadgate-{run_id}"
+        parts = "".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+            for name, value in example.items()
+        )
+        body = f"{parts}--{boundary}--\r\n".encode()
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}", "Accept": "application/json"}
+    else:
+        body = _json_bytes(example)
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    query = {TOKEN_QUERY: source.option("token")} if source.option("token") else {}
+    secret = source.option("secret")
+    if secret and preset.signature is not None:
+        headers.update(preset.signature.sign(body, secret, time.time(), "POST", url))
+    return [SampleRequest("POST", body, headers, query=query, notes=(f"the {preset.name} preset's example lead",))]
+
+
+def _json_samples(source: SourceConfig, run_id: str, url: str = "") -> list[SampleRequest]:
+    preset = preset_of(source)
+    if preset is not None and preset.example is not None:
+        return _preset_samples(source, preset, run_id, url)
     lead, notes = _json_lead(source, run_id)
     document: Any = lead
     items = source.option("items")
@@ -334,7 +363,7 @@ def _json_samples(source: SourceConfig, run_id: str) -> list[SampleRequest]:
     return [SampleRequest("POST", body, headers, notes=tuple(notes))]
 
 
-def _google_ads_samples(source: SourceConfig, run_id: str) -> list[SampleRequest]:
+def _google_ads_samples(source: SourceConfig, run_id: str, url: str = "") -> list[SampleRequest]:
     document = {
         "lead_id": f"TeSter-{run_id}",
         "api_version": "1.0",
@@ -360,7 +389,7 @@ def _google_ads_samples(source: SourceConfig, run_id: str) -> list[SampleRequest
     return [SampleRequest("POST", _json_bytes(document), headers, notes=tuple(notes))]
 
 
-def _typeform_samples(source: SourceConfig, run_id: str) -> list[SampleRequest]:
+def _typeform_samples(source: SourceConfig, run_id: str, url: str = "") -> list[SampleRequest]:
     now = _now_iso()
     document = {
         "event_id": run_id,
@@ -417,7 +446,7 @@ def _typeform_samples(source: SourceConfig, run_id: str) -> list[SampleRequest]:
     return [SampleRequest("POST", body, headers)]
 
 
-def _facebook_samples(source: SourceConfig, run_id: str) -> list[SampleRequest]:
+def _facebook_samples(source: SourceConfig, run_id: str, url: str = "") -> list[SampleRequest]:
     challenge = str(secrets.randbelow(10**9) + 10**9)
     handshake = SampleRequest(
         "GET",
@@ -451,7 +480,7 @@ def _facebook_samples(source: SourceConfig, run_id: str) -> list[SampleRequest]:
     return [handshake, notification]
 
 
-SAMPLES: dict[str, Callable[[SourceConfig, str], list[SampleRequest]]] = {
+SAMPLES: dict[str, Callable[[SourceConfig, str, str], list[SampleRequest]]] = {
     "form": _form_samples,
     "json": _json_samples,
     "google_ads": _google_ads_samples,
@@ -461,8 +490,8 @@ SAMPLES: dict[str, Callable[[SourceConfig, str], list[SampleRequest]]] = {
 """The sample builder of each source kind."""
 
 
-def build_samples(source: SourceConfig, run_id: str | None = None) -> list[SampleRequest]:
-    """The request(s) that test ``source``, signed with its secrets.
+def build_samples(source: SourceConfig, run_id: str | None = None, url: str = "") -> list[SampleRequest]:
+    """The request(s) that test ``source``, signed with its secrets (``url``: what a URL-covering signature covers).
 
     Raises:
         SendTestError: for a kind without a sample, or a ``json`` source whose ``items`` it cannot shape.
@@ -470,7 +499,7 @@ def build_samples(source: SourceConfig, run_id: str | None = None) -> list[Sampl
     builder = SAMPLES.get(source.kind)
     if builder is None:
         raise SendTestError(f"no sample for kind {source.kind!r}; samples exist for {', '.join(sorted(SAMPLES))}")
-    return builder(source, run_id or _run_id())
+    return builder(source, run_id or _run_id(), url)
 
 
 def hook_url(config: Config, source: SourceConfig, url: str | None = None) -> str:
@@ -496,8 +525,8 @@ def send_test(
     if source is None:
         known = ", ".join(sorted(config.sources)) or "none"
         raise SendTestError(f"no source named {source_id!r} in the config (configured: {known})")
-    samples = build_samples(source)
     target = hook_url(config, source, url)
+    samples = build_samples(source, url=config.source_url(source) if config.public_url and not url else target)
     exchanges: list[Exchange] = []
     with httpx.Client(timeout=timeout, follow_redirects=False, transport=transport) as client:
         for sample in samples:

@@ -241,6 +241,12 @@ class FakeGraphAPI:
             self.form_pages[form_id] = page_id
             return dict(lead)
 
+    def add_lead_object(self, lead: dict[str, Any], page_id: str) -> None:
+        """Serves a lead object exactly as given (a published sample), for ``page_id``."""
+        with self._lock:
+            self.leads[str(lead["id"])] = dict(lead)
+            self.lead_pages[str(lead["id"])] = page_id
+
     def allow_token(self, token: str, pages: Iterable[str] | None = (PAGE_ID,)) -> None:
         """Makes ``token`` valid (for ``pages``; None means every page)."""
         with self._lock:

@@ -9,10 +9,12 @@ import time
 import redis
 
 from gateway import create_app
+from leadgate import runtime as runtime_module
 from leadgate.connection import client_options
 from leadgate.runtime import Runtime
 from tests.conftest import BASE_CONFIG
 from tests.conftest import post_form
+from workers.replay import replay_event
 
 LEAD = {"name": "Jane Roe", "email": "Jane@Example.com", "phone": "(415) 555-2671", "org": "Acme"}
 
@@ -216,3 +218,27 @@ def test_request_meta_is_stored_without_secrets(client, rt):
     stored = json.dumps(event.request)
     assert "s3cret" not in stored and '"k"' not in stored
     assert event.request["headers"]["user-agent"] == "t"
+
+
+def test_a_post_matching_no_convention_is_kept_and_delivered_by_a_replay_after_a_field_map_fix(
+    client, rt, crm, make_config, redis_client, deliver_all
+):
+    fields = {"Kontakt": "anna (at) example.de", "Telefonnummer bitte": "030 1234567", "Nachricht": "Hallo"}
+    response = post_form(client, fields, headers={"Accept": "application/json"})
+    assert response.status_code == 422
+    event_id = response.get_json()["errors"]["event_id"]
+    assert rt.store.get(event_id).status == "rejected"
+    fixed_text = BASE_CONFIG.replace(
+        "    field_map: {{org: company_name, budget: custom_fields.budget}}\n",
+        "    field_map: {{Telefonnummer bitte: phone, Nachricht: description}}\n",
+    ).replace("    phone_region: US\n", "    phone_region: DE\n")
+    fixed = Runtime.from_config(make_config(fixed_text), client=redis_client)
+    runtime_module.install(fixed)
+    try:
+        assert replay_event(fixed, event_id).ok
+        deliver_all(fixed)
+    finally:
+        runtime_module.install(rt)
+    [delivery] = crm.deliveries
+    assert delivery["payload"]["phone"] == "+49301234567" and delivery["payload"]["description"] == "Hallo"
+    assert delivery["payload"]["custom_fields"]["Kontakt"] == "anna (at) example.de"

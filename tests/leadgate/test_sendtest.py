@@ -83,6 +83,26 @@ SOURCES = {
   no-contact:
     kind: json
     mapping: {{custom_fields.note: note}}
+  preset-webflow:
+    kind: json
+    preset: webflow
+    secret: wf-app-secret
+  preset-calendly:
+    kind: json
+    preset: calendly
+    secret: cal-signing-key
+  preset-tally:
+    kind: json
+    preset: tally
+    secret: tally-secret
+  preset-hubspot:
+    kind: json
+    preset: hubspot
+    secret: hs-client-secret
+  preset-jotform:
+    kind: json
+    preset: jotform
+    token: jf-token
 """,
     "google_ads": """  google:
     kind: google_ads
@@ -350,3 +370,15 @@ def test_hook_url_prefers_the_flag_then_public_url():
     assert hook_url(config, source) == "http://127.0.0.1:5000/hooks/contact-us"
     assert hook_url(config, source, "https://gw.example/") == "https://gw.example/hooks/contact-us"
     assert hook_url(config, source, "https://gw.example/hooks/contact-us") == "https://gw.example/hooks/contact-us"
+
+
+@pytest.mark.parametrize("preset", ["webflow", "calendly", "tally", "hubspot", "jotform"])
+def test_a_preset_source_gets_its_senders_example_signed_its_senders_way(
+    preset, config_file, gateway_url, rt, crm, deliver_all
+):
+    result = run(config_file, f"preset-{preset}", "--url", gateway_url)
+    assert result.exit_code == 0, result.output
+    assert "-> 20" in result.output and "401" not in result.output
+    deliver_all(rt)
+    [lead] = delivered(crm)
+    assert lead["email"] == "jane.roe@example.com" and lead["source"] == preset
