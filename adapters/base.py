@@ -47,6 +47,9 @@ from dataclasses import field
 from typing import Any
 from typing import Protocol
 
+from leadgate.model import Accepted
+from leadgate.model import InboundEvent
+
 __all__ = [
     "Accepted",
     "AdapterError",
@@ -88,33 +91,6 @@ class InboundRequest:
     def query_value(self, name: str, default: str = "") -> str:
         values = self.query.get(name)
         return values[0] if values else default
-
-
-@dataclass(frozen=True)
-class InboundEvent:
-    """One lead-to-be carved out of a request.
-
-    ``raw`` is JSON-serialisable and is what gets stored and later re-normalized on
-    replay. ``dedupe_keys`` are platform ids (leadgen_id, lead_id, event_id, ...)
-    that must be delivered once however often the platform re-sends them.
-    ``outcome`` is ``"queued"`` for a lead to deliver, ``"spam"`` (honeypot hit) or
-    ``"ignored"`` (an event that is not a lead) for ones acknowledged and kept only
-    as history.
-    """
-
-    raw: dict[str, Any]
-    dedupe_keys: tuple[str, ...] = ()
-    outcome: str = "queued"
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """What the gateway did with one event, handed back to ``acknowledge``."""
-
-    event_id: str
-    status: str
-    duplicate: bool = False
 
 
 @dataclass(frozen=True)

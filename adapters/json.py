@@ -49,7 +49,6 @@ from adapters.form_builders import convention_for
 from adapters.jsonbody import load_json
 from adapters.normalize import LeadDraft
 from adapters.normalize import finalize
-from adapters.normalize import is_valid_target
 from adapters.normalize import map_target
 from adapters.options import rate_limit_field
 from adapters.presets import PRESETS
@@ -58,6 +57,7 @@ from adapters.signatures import bearer_token
 from adapters.signatures import require_hmac_sha256
 from adapters.signatures import secrets_match
 from leadgate.config import SourceConfig
+from leadgate.contract import is_valid_target
 
 __all__ = [
     "ACCEPT_UNPROCESSABLE",

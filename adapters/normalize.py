@@ -23,16 +23,20 @@ from email_validator import EmailNotValidError
 from email_validator import validate_email
 
 from adapters.base import Unprocessable
-from adapters.schemas import CONTACT_FIELDS
-from adapters.schemas import CONTACT_REQUIRED_MESSAGE
-from adapters.schemas import LeadPayloadSchema
 from leadgate.config import SourceConfig
+from leadgate.contract import CONTACT_FIELDS
+from leadgate.contract import CONTACT_REQUIRED_MESSAGE
+from leadgate.contract import CUSTOM_PREFIX
+from leadgate.contract import DROP_TARGETS
+from leadgate.contract import LIST_TARGETS
+from leadgate.contract import SINGLE_TARGETS
+from leadgate.contract import LeadPayloadSchema
+from leadgate.contract import is_valid_target
 
 __all__ = [
     "LeadDraft",
     "canonical_key",
     "finalize",
-    "is_valid_target",
     "map_target",
     "normalize_email",
     "normalize_phone",
@@ -41,11 +45,6 @@ __all__ = [
     "split_full_name",
 ]
 
-CUSTOM_PREFIX = "custom_fields."
-DROP_TARGETS = frozenset({"", "-", "drop"})
-LIST_TARGETS = {"email": "emails", "emails": "emails", "phone": "phones", "phones": "phones"}
-SINGLE_TARGETS = frozenset({"first_name", "last_name", "company_name", "company_id", "assignee_id", "source"})
-TARGETS = frozenset({*SINGLE_TARGETS, *LIST_TARGETS, "full_name", "name", "description", "tags", "opt_in_status"})
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "on", "checked", "agree", "agreed", "accept", "accepted", "opt-in"})
 FALSE_WORDS = frozenset({"0", "false", "no", "n", "off", ""})
@@ -58,13 +57,6 @@ _LEAD_SCHEMA = LeadPayloadSchema()
 def canonical_key(key: str) -> str:
     """``" E-Mail Address"`` -> ``"e_mail_address"``: the spelling alias tables are keyed by."""
     return SEPARATORS.sub("_", str(key).strip().lower())
-
-
-def is_valid_target(target: str | None) -> bool:
-    """Whether ``target`` may appear as a ``field_map`` value (checked at config load)."""
-    if target is None or target in DROP_TARGETS or target in TARGETS:
-        return True
-    return target.startswith(CUSTOM_PREFIX) and bool(target[len(CUSTOM_PREFIX) :].strip())
 
 
 def map_target(key: str, field_map: Mapping[str, str | None]) -> tuple[bool, str | None]:
@@ -315,12 +307,7 @@ def _template_values(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def _source_name(source: SourceConfig, values: Mapping[str, Any]) -> str:
     """The configured ``source``, rendered; the kind's default when every placeholder came out empty."""
-    rendered = render_template(source.source, values)
-    if rendered:
-        return rendered
-    from adapters import get_adapter  # imported here: the adapters package imports this module
-
-    return str(getattr(get_adapter(source.kind), "DEFAULT_SOURCE", "") or source.kind)
+    return render_template(source.source, values) or source.default_source or source.kind
 
 
 def _build_deal(deal: Mapping[str, Any], payload: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import redis
 
+from adapters import KINDS
 from bench.load import FACEBOOK_APP_SECRET
 from leadgate.config import Config
 from leadgate.config import load_config
@@ -89,7 +90,7 @@ class Bench:
         return path
 
     def config(self, batch_size: int) -> Config:
-        return load_config(self.config_path(batch_size), environ={"REDIS_URL": self.redis_url})
+        return load_config(self.config_path(batch_size), environ={"REDIS_URL": self.redis_url}, kinds=KINDS)
 
     def runtime(self, batch_size: int) -> Runtime:
         return Runtime.from_config(self.config(batch_size), client=redis.Redis.from_url(self.redis_url))

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from flask import Flask
 
+from adapters import KINDS
+from gateway import admin_api
+from gateway import auth
+from gateway import dashboard
+from gateway import health
+from gateway import hooks
+from gateway import limits
+from gateway import openapi
+from gateway import responses
 from leadgate.config import Config
 from leadgate.config import load_config
 from leadgate.logs import configure_logging
@@ -14,20 +23,11 @@ __all__ = ["create_app"]
 
 def create_app(config: Config | None = None, runtime: Runtime | None = None) -> Flask:
     """Builds the gateway; with no arguments the config comes from ``$LEADGATE_CONFIG``."""
-    from gateway import admin_api
-    from gateway import auth
-    from gateway import dashboard
-    from gateway import health
-    from gateway import hooks
-    from gateway import limits
-    from gateway import openapi
-    from gateway import responses
-
     configure_logging()
     app = Flask(__name__)
     app.url_map.merge_slashes = False  # "/hooks//x" is a 404, not a 308 a webhook sender may not follow
     if runtime is None:
-        runtime = Runtime.from_config(config if config is not None else load_config())
+        runtime = Runtime.from_config(config if config is not None else load_config(kinds=KINDS))
     app.extensions["leadgate"] = runtime
     app.json.sort_keys = False
     responses.init_app(app)

@@ -23,8 +23,8 @@ from flask import current_app
 from flask import jsonify
 from werkzeug.routing import Rule
 
-from adapters.schemas import LeadPayloadSchema
 from gateway import schemas as s
+from leadgate.contract import LeadPayloadSchema
 
 __all__ = ["OPERATIONS", "bp", "build_spec", "openapi_path"]
 

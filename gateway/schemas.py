@@ -3,7 +3,7 @@
 The admin API dumps its answers through these schemas and loads its query strings with
 them, and :mod:`gateway.openapi` turns the same classes into ``/openapi.json``, so the
 document cannot drift from what the endpoints send. The normalized lead is
-``adapters.schemas.LeadPayloadSchema``, the ConnectGain contract itself.
+``leadgate.contract.LeadPayloadSchema``, the ConnectGain contract itself.
 
 Only data descriptions here: no Flask, no Redis.
 """
@@ -15,7 +15,7 @@ from marshmallow import Schema
 from marshmallow import fields
 from marshmallow import validate
 
-from adapters.schemas import LeadPayloadSchema
+from leadgate.contract import LeadPayloadSchema
 from leadgate.events import STATUSES
 
 __all__ = [

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from adapters import KINDS
 from leadgate.config import Config
 from leadgate.config import ConfigError
 from leadgate.config import load_config
@@ -40,7 +41,7 @@ def with_config(func: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(func)
     def wrapper(*args: Any, config_path: str | None, **kwargs: Any) -> Any:
         try:
-            config = load_config(config_path)
+            config = load_config(config_path, kinds=KINDS)
         except ConfigError as err:
             fail(f"config error:\n{err}")
         return func(config, *args, **kwargs)

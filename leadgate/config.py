@@ -4,6 +4,9 @@ The file is YAML with ``${VAR}`` (and ``${VAR:-default}``) expanded from the
 environment. It is validated with marshmallow at start-up; a bad file raises
 :class:`ConfigError` whose message names every bad key, so start-up stops with a
 sentence an operator can act on.
+
+The source kinds are not known here: the entry points (the app factory, the worker, the CLI)
+pass their registry (``adapters.KINDS``) in, and each kind validates its own options.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
 from typing import Any
+from typing import Protocol
 
 import phonenumbers
 import yaml
@@ -26,12 +30,15 @@ from marshmallow import validate
 from marshmallow import validates_schema
 
 from leadgate import defaults
+from leadgate.contract import is_valid_target
 
 __all__ = [
     "Config",
+    "SourceKind",
     "ConfigError",
     "DeliveryPolicy",
     "Destination",
+    "Kinds",
     "SourceConfig",
     "load_config",
     "parse_config",
@@ -47,6 +54,17 @@ NULL_HINT = "is empty (null in the file, or a ${VAR} that is not set in the envi
 
 class ConfigError(Exception):
     """The config file is missing, not YAML, or fails validation."""
+
+
+class SourceKind(Protocol):
+    """What the config needs of a source kind (an ``adapters`` module): its options and its default source."""
+
+    DEFAULT_SOURCE: str
+    Options: Any
+
+
+Kinds = Mapping[str, Any]
+"""The registry of source kinds, by ``kind:`` name (``adapters.KINDS``)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +124,8 @@ class SourceConfig:
     deal: Mapping[str, Any] | None = None
     max_body_bytes: int = defaults.MAX_BODY_BYTES
     options: Mapping[str, Any] = field(default_factory=dict)
+    default_source: str = ""
+    """The kind's ConnectGain ``source`` when ``source`` is a template that renders empty."""
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
@@ -129,6 +149,8 @@ class Config:
     data_dir: str = defaults.DATA_DIR
     public_url: str = ""
     path: str | None = None
+    kinds: Kinds = field(default_factory=dict, repr=False, compare=False)
+    """The source kinds this config was validated with: what normalizes, verifies and replays its events."""
 
     def source_url(self, source: SourceConfig) -> str:
         return f"{self.public_url.rstrip('/')}{source.path}"
@@ -261,10 +283,9 @@ def _flatten(messages: Any, prefix: str = "") -> list[str]:
     return [f"{prefix}: {messages}"]
 
 
-def _build_source(source_id: str, raw: Mapping[str, Any], destinations: Mapping[str, Destination]) -> SourceConfig:
-    from adapters import get_adapter
-    from adapters.normalize import is_valid_target
-
+def _build_source(
+    source_id: str, raw: Mapping[str, Any], destinations: Mapping[str, Destination], kinds: Kinds
+) -> SourceConfig:
     prefix = f"sources.{source_id}"
     try:
         common = CommonSourceSchema().load(raw)
@@ -279,11 +300,9 @@ def _build_source(source_id: str, raw: Mapping[str, Any], destinations: Mapping[
     if bad_targets:
         raise ConfigError("\n".join(bad_targets))
     kind = common.pop("kind")
-    adapter = get_adapter(kind)
+    adapter = kinds.get(kind)
     if adapter is None:
-        from adapters import KINDS
-
-        raise ConfigError(f"{prefix}.kind: unknown kind {kind!r}; one of {', '.join(sorted(KINDS))}")
+        raise ConfigError(f"{prefix}.kind: unknown kind {kind!r}; one of {', '.join(sorted(kinds))}")
     extra = {k: v for k, v in common.items() if k not in CommonSourceSchema().fields}
     try:
         options = adapter.Options().load(extra)
@@ -297,18 +316,20 @@ def _build_source(source_id: str, raw: Mapping[str, Any], destinations: Mapping[
     elif destination not in destinations:
         raise ConfigError(f"{prefix}.destination: no destination named {destination!r}")
     phone_region = common["phone_region"].upper() if common["phone_region"] else None
-    default_source = getattr(adapter, "default_source", None)
+    kind_default = getattr(adapter, "default_source", None)
+    default_source = kind_default(options) if kind_default else adapter.DEFAULT_SOURCE
     return SourceConfig(
         id=source_id,
         kind=kind,
         destination=destination,
-        source=common["source"] or (default_source(options) if default_source else adapter.DEFAULT_SOURCE),
+        source=common["source"] or default_source,
         tags=tuple(common["tags"]),
         phone_region=phone_region,
         field_map=dict(common["field_map"]),
         deal=common["deal"],
         max_body_bytes=common["max_body_bytes"],
         options=options,
+        default_source=default_source,
     )
 
 
@@ -322,8 +343,10 @@ def _sandboxed(destination: Destination, sandbox_url: str) -> Destination:
     return Destination(name=destination.name, base_url=sandbox_url.rstrip("/"), api_key=SANDBOX_API_KEY, sandbox=True)
 
 
-def parse_config(data: Any, environ: Mapping[str, str] | None = None, path: str | None = None) -> Config:
-    """Validates an already-parsed config tree (``${VAR}`` placeholders not yet expanded)."""
+def parse_config(
+    data: Any, environ: Mapping[str, str] | None = None, path: str | None = None, *, kinds: Kinds
+) -> Config:
+    """Validates an already-parsed config tree (``${VAR}`` placeholders not yet expanded) against ``kinds``."""
     environ = os.environ if environ is None else environ
     if data is None:
         data = {}
@@ -341,7 +364,7 @@ def parse_config(data: Any, environ: Mapping[str, str] | None = None, path: str 
     sandbox_url = environ.get("LEADGATE_SANDBOX_URL")
     if sandbox_url:
         destinations = {name: _sandboxed(d, sandbox_url) for name, d in destinations.items()}
-    sources = {sid: _build_source(sid, raw, destinations) for sid, raw in loaded["sources"].items()}
+    sources = {sid: _build_source(sid, raw, destinations, kinds) for sid, raw in loaded["sources"].items()}
     delivery = loaded["delivery"]
     return Config(
         destinations=destinations,
@@ -362,16 +385,17 @@ def parse_config(data: Any, environ: Mapping[str, str] | None = None, path: str 
         data_dir=loaded["data_dir"],
         public_url=loaded["public_url"],
         path=path,
+        kinds=kinds,
     )
 
 
-def parse_yaml(text: str, environ: Mapping[str, str] | None = None, path: str | None = None) -> Config:
+def parse_yaml(text: str, environ: Mapping[str, str] | None = None, path: str | None = None, *, kinds: Kinds) -> Config:
     """Parses config text; the unit tests' entry point."""
     try:
         data = yaml.safe_load(_protect_env_refs(text))
     except yaml.YAMLError as err:
         raise ConfigError(f"{path or 'config'} is not valid YAML: {err}") from None
-    return parse_config(data, environ, path)
+    return parse_config(data, environ, path, kinds=kinds)
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -385,11 +409,13 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
     return path
 
 
-def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None, *, kinds: Kinds
+) -> Config:
     """Reads and validates the config file (``$LEADGATE_CONFIG``, default ``./leadgate.yaml``)."""
     file = Path(path) if path is not None else config_path(environ)
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file {file} not found (set LEADGATE_CONFIG or create it)") from None
-    return parse_yaml(text, environ, str(file))
+    return parse_yaml(text, environ, str(file), kinds=kinds)

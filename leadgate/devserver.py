@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from adapters import KINDS
 from leadgate import defaults
 from leadgate.config import ConfigError
 from leadgate.config import config_path
@@ -56,7 +57,7 @@ def run_dev(host: str, port: int, sandbox_port: int) -> None:
         console.print(f"[yellow]no leadgate.yaml: using the starter config written to {path}[/]")
     env["LEADGATE_CONFIG"] = str(path.resolve())
     try:
-        config = load_config(path, env)
+        config = load_config(path, env, kinds=KINDS)
     except ConfigError as err:
         console.print(f"[bold red]leadgate: config error:[/]\n{err}")
         sys.exit(2)
@@ -78,7 +79,7 @@ def run_dev(host: str, port: int, sandbox_port: int) -> None:
             f"sandbox CRM at {sandbox.url} (open it in a browser). Set CONNECTGAIN_API_KEY to deliver for real."
         )
     os.environ.update(env)
-    config = load_config(path, env)
+    config = load_config(path, env, kinds=KINDS)
     signal.signal(signal.SIGTERM, _interrupt)
     worker = subprocess.Popen([sys.executable, "-m", "leadgate.cli", "worker"], env=env)
     try:

@@ -17,12 +17,12 @@ from typing import Any
 
 import redis
 
-from adapters.base import Accepted
-from adapters.base import InboundEvent
 from leadgate import defaults
 from leadgate import metrics
 from leadgate.config import SourceConfig
 from leadgate.events import new_event_id
+from leadgate.model import Accepted
+from leadgate.model import InboundEvent
 from leadgate.runtime import Runtime
 
 __all__ = ["accept", "dedupe_claims", "is_batchable"]

@@ -14,9 +14,11 @@ import redis
 from rq import Queue
 
 from leadgate.config import Config
+from leadgate.config import Kinds
 from leadgate.config import load_config
 from leadgate.connection import redis_for
 from leadgate.events import EventStore
+from leadgate.queue import delivery_queue
 
 __all__ = ["Runtime", "current", "install"]
 
@@ -30,8 +32,6 @@ class Runtime:
 
     @classmethod
     def from_config(cls, config: Config, client: redis.Redis | None = None) -> Runtime:
-        from workers.queue import delivery_queue
-
         client = client if client is not None else redis_for(config)
         return cls(
             config=config,
@@ -45,12 +45,12 @@ _current: Runtime | None = None
 _lock = threading.Lock()
 
 
-def current() -> Runtime:
-    """This process's runtime, built from ``$LEADGATE_CONFIG`` on first use."""
+def current(kinds: Kinds) -> Runtime:
+    """This process's runtime, built from ``$LEADGATE_CONFIG`` with the source ``kinds`` on first use."""
     global _current
     with _lock:
         if _current is None:
-            _current = Runtime.from_config(load_config())
+            _current = Runtime.from_config(load_config(kinds=kinds))
         return _current
 
 

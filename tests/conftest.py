@@ -15,11 +15,11 @@ import pytest
 import redis
 
 from leadgate.config import Config
-from leadgate.config import parse_yaml
 from leadgate.connection import EmbeddedRedis
+from leadgate.queue import Dispatcher
 from leadgate.runtime import Runtime
 from leadgate.sandbox_crm import SandboxCRM
-from workers.queue import Dispatcher
+from tests.support.config import parse_yaml
 
 pytest_plugins = ["tests.processes"]
 """The real-process harness (gunicorn, workers, Redis): its ``make_stack`` fixture serves tests/ and tests/faults/."""

@@ -47,12 +47,12 @@ from bench.procs import free_port
 from bench.procs import wait_until
 from leadgate.config import Config
 from leadgate.config import DeliverySchema
-from leadgate.config import load_config
 from leadgate.connection import EmbeddedRedis
 from leadgate.events import Event
 from leadgate.events import EventStore
+from leadgate.queue import delivery_queue
 from leadgate.sandbox_crm import SandboxCRM
-from workers.queue import delivery_queue
+from tests.support.config import load_config
 
 __all__ = [
     "BULK_COALESCING",

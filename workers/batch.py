@@ -21,6 +21,7 @@ from typing import Any
 from leadgate import defaults
 from leadgate.config import Destination
 from leadgate.events import Event
+from leadgate.queue import job_id
 from leadgate.runtime import Runtime
 from workers.connectgain import ConnectGainClient
 from workers.errors import DeliveryError
@@ -30,7 +31,6 @@ from workers.errors import TransientError
 from workers.outcomes import record_delivered
 from workers.outcomes import record_failure
 from workers.outcomes import retry_delay
-from workers.queue import job_id
 
 __all__ = ["deliver_batch"]
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from adapters import KINDS
 from adapters import get_adapter
 from adapters.base import NotALead
 from adapters.base import Unprocessable
@@ -113,5 +114,5 @@ def deliver(rt: Runtime, client: ConnectGainClient, event_id: str, dispatch: int
 
 def deliver_event(event_id: str, dispatch: int) -> str:
     """The RQ job: deliver one event with this process's runtime and pooled client."""
-    rt = runtime_module.current()
+    rt = runtime_module.current(KINDS)
     return deliver(rt, http_client(rt.config.delivery.timeout_seconds), event_id, dispatch)

@@ -20,8 +20,8 @@ from rq import SimpleWorker
 from rq.exceptions import StopRequested
 
 from leadgate import runtime as runtime_module
+from leadgate.queue import Dispatcher
 from leadgate.runtime import Runtime
-from workers.queue import Dispatcher
 
 __all__ = ["LeadWorker", "run_worker"]
 

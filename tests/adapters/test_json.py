@@ -20,7 +20,7 @@ from adapters.base import Unauthorized
 from adapters.base import Unprocessable
 from leadgate.config import ConfigError
 from leadgate.config import SourceConfig
-from leadgate.config import parse_yaml
+from tests.support.config import parse_yaml
 
 HEAD = """
 destinations: {main: {base_url: "http://127.0.0.1:9", api_key: k}}
@@ -462,10 +462,19 @@ def test_the_readme_examples_load_and_map_the_shapes_they_describe():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     start = readme.index("## Any JSON webhook")
     section = readme[start : readme.index("\n## ", start + 1)]
-    webflow_yaml, calendly_yaml = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    webflow_yaml, presets_yaml, calendly_yaml = re.findall(r"```yaml\n(.*?)```", section, re.S)
     head = 'destinations: {main: {base_url: "http://127.0.0.1:9", api_key: k}}\n'
     env = {"WEBFLOW_HOOK_TOKEN": "t", "CALENDLY_HOOK_TOKEN": "c"}
     webflow = parse_yaml(head + webflow_yaml, env).sources["webflow"]
+    secrets = ("WEBFLOW_CLIENT_SECRET", "CALENDLY_SIGNING_KEY", "TALLY_SIGNING_SECRET", "JOTFORM_HOOK_TOKEN")
+    presets = parse_yaml(head + presets_yaml, {name: "s" for name in (*secrets, "HUBSPOT_CLIENT_SECRET")}).sources
+    assert {source.option("preset") for source in presets.values()} == {
+        "webflow",
+        "calendly",
+        "tally",
+        "jotform",
+        "hubspot",
+    }
     calendly = parse_yaml(head + "sources:\n" + calendly_yaml, env).sources["calendly"]
     assert lead_of(webflow, WEBFLOW)["last_name"] == "Beeblebrox"
     body = {

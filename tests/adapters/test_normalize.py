@@ -13,16 +13,16 @@ from adapters.base import Unprocessable
 from adapters.normalize import LeadDraft
 from adapters.normalize import canonical_key
 from adapters.normalize import finalize
-from adapters.normalize import is_valid_target
 from adapters.normalize import map_target
 from adapters.normalize import normalize_email
 from adapters.normalize import normalize_phone
 from adapters.normalize import parse_bool
 from adapters.normalize import render_template
 from adapters.normalize import split_full_name
-from adapters.schemas import CONTACT_FIELDS
-from adapters.schemas import LeadPayloadSchema
 from leadgate.config import SourceConfig
+from leadgate.contract import CONTACT_FIELDS
+from leadgate.contract import LeadPayloadSchema
+from leadgate.contract import is_valid_target
 
 DEFAULT_TITLE = "{company_name} {first_name} {last_name} inquiry"
 

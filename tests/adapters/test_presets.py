@@ -19,7 +19,7 @@ from adapters.base import Unauthorized
 from adapters.presets import PRESETS
 from leadgate.config import ConfigError
 from leadgate.config import SourceConfig
-from leadgate.config import parse_yaml
+from tests.support.config import parse_yaml
 
 SECRET = "whsec-test"
 URL = "https://leads.example.com/hooks/hook?x=1"

@@ -2,7 +2,7 @@
 
 Refusing means raising an :class:`~adapters.base.AdapterError` (the gateway answers its 4xx); anything
 else escaping ``verify``, ``parse`` or ``normalize`` would be a 500. Building means a payload that
-validates against :class:`~adapters.schemas.LeadPayloadSchema`, names a contact, encodes as the strict
+validates against :class:`~leadgate.contract.LeadPayloadSchema`, names a contact, encodes as the strict
 JSON the ConnectGain client sends, and comes out the same when the stored raw event is replayed.
 
 The strategies and the config are shared with ``tests/gateway/test_properties.py``, which posts the
@@ -36,11 +36,11 @@ from adapters.base import AdapterError
 from adapters.base import InboundEvent
 from adapters.base import InboundRequest
 from adapters.base import Reply
-from adapters.schemas import CONTACT_FIELDS
-from adapters.schemas import LeadPayloadSchema
 from leadgate.config import Config
 from leadgate.config import SourceConfig
-from leadgate.config import parse_yaml
+from leadgate.contract import CONTACT_FIELDS
+from leadgate.contract import LeadPayloadSchema
+from tests.support.config import parse_yaml
 
 EXAMPLES_FACTOR = max(1, int(os.environ.get("LEADGATE_HYPOTHESIS_EXAMPLES", "1") or 1))
 """Set ``LEADGATE_HYPOTHESIS_EXAMPLES=20`` to run twenty times the usual examples."""

@@ -11,7 +11,6 @@ import redis
 from click.testing import CliRunner
 
 from leadgate.cli import main
-from leadgate.config import load_config
 from leadgate.connection import client_options
 from leadgate.runtime import Runtime
 from tests.conftest import API_KEY
@@ -24,6 +23,7 @@ from tests.fakes.graph_api import leadgen_change
 from tests.fakes.graph_api import notification
 from tests.fakes.graph_api import post_notification
 from tests.fakes.graph_api import sign
+from tests.support.config import load_config
 
 JANE = {"full_name": "Jane Roe", "email": "jane@example.com", "phone_number": "+14155552671", "job_title": "CTO"}
 ZOE = {"first_name": "Zoë", "last_name": "Ünal", "email": "zoe@example.com", "what_is_your_budget?": "5000"}

@@ -12,8 +12,8 @@ from leadgate.config import SANDBOX_API_KEY
 from leadgate.config import Config
 from leadgate.config import ConfigError
 from leadgate.config import DeliveryPolicy
-from leadgate.config import load_config
-from leadgate.config import parse_yaml
+from tests.support.config import load_config
+from tests.support.config import parse_yaml
 
 ONE_DESTINATION = """
 destinations:

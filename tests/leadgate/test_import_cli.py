@@ -17,11 +17,11 @@ from click.testing import CliRunner
 from click.testing import Result
 from rich.console import Console
 
-from leadgate.config import load_config
 from leadgate.importer_cli import run_import_command
 from leadgate.sandbox_crm import SandboxCRM
 from tests.conftest import API_KEY
 from tests.conftest import BASE_CONFIG
+from tests.support.config import load_config
 from workers.importer import ImportOptions
 
 CLI_CONFIG = (

@@ -25,7 +25,6 @@ from werkzeug.serving import make_server
 from adapters import get_adapter
 from leadgate.cli import main
 from leadgate.config import Config
-from leadgate.config import parse_yaml
 from leadgate.sandbox_crm import SandboxCRM
 from leadgate.sendtest import MARKER
 from leadgate.sendtest import SendTestError
@@ -33,6 +32,7 @@ from leadgate.sendtest import build_samples
 from leadgate.sendtest import hook_url
 from leadgate.sendtest import send_test
 from tests.conftest import API_KEY
+from tests.support.config import parse_yaml
 
 pytestmark = pytest.mark.timeout(120)
 

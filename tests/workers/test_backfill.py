@@ -10,7 +10,6 @@ import pytest
 from click.testing import CliRunner
 
 from leadgate.cli import main
-from leadgate.config import load_config
 from leadgate.runtime import Runtime
 from tests.conftest import API_KEY
 from tests.conftest import BASE_CONFIG
@@ -24,6 +23,7 @@ from tests.fakes.graph_api import facebook_env
 from tests.fakes.graph_api import leadgen_change
 from tests.fakes.graph_api import notification
 from tests.fakes.graph_api import post_notification
+from tests.support.config import load_config
 from workers.backfill import backfill_form
 from workers.backfill import retry_parked
 from workers.backfill import unix_day

@@ -137,7 +137,7 @@ def test_stale_job_does_nothing(rt, crm):
 
 
 def test_expired_lease_is_dispatched_again(rt, crm):
-    from workers.queue import Dispatcher
+    from leadgate.queue import Dispatcher
 
     event_id = queue_lead(rt)
     now = time.time()

@@ -15,14 +15,14 @@ import httpx
 import pytest
 
 from adapters.base import Unprocessable
-from adapters.schemas import BulkContactsRequestSchema
-from adapters.schemas import BulkDealsRequestSchema
-from adapters.schemas import BulkLeadsRequestSchema
 from leadgate.config import Config
-from leadgate.config import parse_yaml
+from leadgate.contract import BulkContactsRequestSchema
+from leadgate.contract import BulkDealsRequestSchema
+from leadgate.contract import BulkLeadsRequestSchema
 from leadgate.sandbox_crm import SandboxCRM
 from tests.conftest import API_KEY
 from tests.conftest import BASE_CONFIG
+from tests.support.config import parse_yaml
 from workers.connectgain import ConnectGainClient
 from workers.importer import ChunkOutcome
 from workers.importer import ImportJournal

@@ -11,12 +11,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.schemas import MAX_BULK_CONTACTS
-from adapters.schemas import MAX_BULK_DEALS
-from adapters.schemas import MAX_BULK_LEADS
-from adapters.schemas import BulkContactsRequestSchema
-from adapters.schemas import BulkDealsRequestSchema
-from adapters.schemas import BulkLeadsRequestSchema
+from leadgate.contract import MAX_BULK_CONTACTS
+from leadgate.contract import MAX_BULK_DEALS
+from leadgate.contract import MAX_BULK_LEADS
+from leadgate.contract import BulkContactsRequestSchema
+from leadgate.contract import BulkDealsRequestSchema
+from leadgate.contract import BulkLeadsRequestSchema
 
 IMPORT_TRIES = 4
 """Tries per chunk on a transient failure (5xx, 408, 429, timeout, refused connection) before the run stops."""

@@ -16,15 +16,15 @@ from typing import Any
 from adapters import answers
 from adapters import form
 from adapters.base import Unprocessable
-from adapters.normalize import DROP_TARGETS
 from adapters.normalize import canonical_key
 from adapters.normalize import map_target
 from adapters.normalize import normalize_email
 from adapters.normalize import normalize_phone
 from adapters.normalize import render_template
 from adapters.normalize import split_full_name
-from adapters.schemas import BulkDealSchema
 from leadgate.config import SourceConfig
+from leadgate.contract import DROP_TARGETS
+from leadgate.contract import BulkDealSchema
 from workers.importer.records import CsvRecord
 
 DEAL_FIELDS = frozenset(BulkDealSchema().fields) - {"custom_fields", "products", "create_contact_if_missing"}

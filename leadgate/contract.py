@@ -1,4 +1,4 @@
-"""The ConnectGain request contract as marshmallow schemas: the one definition every part of leadgate shares.
+"""The ConnectGain request contract: marshmallow schemas, request limits and the lead fields a mapping may name.
 
 ``normalize.finalize`` checks each payload it builds against :class:`LeadPayloadSchema`, and the
 sandbox CRM fake loads every request body with these schemas, so a drift between what the gateway
@@ -27,6 +27,12 @@ from marshmallow import validates_schema
 
 __all__ = [
     "CONTACT_FIELDS",
+    "CUSTOM_PREFIX",
+    "DROP_TARGETS",
+    "LIST_TARGETS",
+    "SINGLE_TARGETS",
+    "TARGETS",
+    "is_valid_target",
     "BulkContactsRequestSchema",
     "BulkDealSchema",
     "BulkDealsRequestSchema",
@@ -44,6 +50,21 @@ DEAL_CONTACT_FIELDS = ("contact_id", "contact_email", "contact_phone")
 """A bulk deal must name its contact by one of these."""
 
 CONTACT_REQUIRED_MESSAGE = "at least one of first_name, last_name, email or phone is required"
+
+CUSTOM_PREFIX = "custom_fields."
+DROP_TARGETS = frozenset({"", "-", "drop"})
+LIST_TARGETS = {"email": "emails", "emails": "emails", "phone": "phones", "phones": "phones"}
+SINGLE_TARGETS = frozenset({"first_name", "last_name", "company_name", "company_id", "assignee_id", "source"})
+TARGETS = frozenset({*SINGLE_TARGETS, *LIST_TARGETS, "full_name", "name", "description", "tags", "opt_in_status"})
+"""The lead fields a ``field_map`` or ``mapping`` may name (besides ``custom_fields.<name>`` and a drop)."""
+
+
+def is_valid_target(target: str | None) -> bool:
+    """Whether ``target`` may appear as a ``field_map`` value (checked at config load)."""
+    if target is None or target in DROP_TARGETS or target in TARGETS:
+        return True
+    return target.startswith(CUSTOM_PREFIX) and bool(target[len(CUSTOM_PREFIX) :].strip())
+
 
 MAX_BULK_LEADS = 100
 MAX_BULK_CONTACTS = 500

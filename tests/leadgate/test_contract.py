@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from marshmallow import ValidationError
 
-from adapters.schemas import CONTACT_FIELDS
-from adapters.schemas import BulkContactsRequestSchema
-from adapters.schemas import BulkDealsRequestSchema
-from adapters.schemas import BulkLeadsRequestSchema
-from adapters.schemas import DealPayloadSchema
-from adapters.schemas import LeadPayloadSchema
+from leadgate.contract import CONTACT_FIELDS
+from leadgate.contract import BulkContactsRequestSchema
+from leadgate.contract import BulkDealsRequestSchema
+from leadgate.contract import BulkLeadsRequestSchema
+from leadgate.contract import DealPayloadSchema
+from leadgate.contract import LeadPayloadSchema
 
 FULL_LEAD = {
     "first_name": "John",

@@ -1,0 +1,1 @@
+"""Helpers the tests share (not fixtures: those are in ``conftest.py``)."""
