@@ -48,7 +48,14 @@ from typing import Any
 from typing import Protocol
 
 from leadgate.model import Accepted
+from leadgate.model import AdapterError
+from leadgate.model import BadInput
+from leadgate.model import Forbidden
 from leadgate.model import InboundEvent
+from leadgate.model import NotALead
+from leadgate.model import Unauthorized
+from leadgate.model import Unprocessable
+from leadgate.model import UnsupportedMediaType
 
 __all__ = [
     "Accepted",
@@ -101,54 +108,6 @@ class Reply:
     body: str | bytes | dict[str, Any] | list[Any]
     content_type: str = "application/json"
     headers: Mapping[str, str] = field(default_factory=dict)
-
-
-class AdapterError(Exception):
-    """Base of the errors an adapter raises; each maps to one HTTP status."""
-
-    status = 400
-
-    def __init__(self, message: str, errors: Mapping[str, Any] | None = None):
-        super().__init__(message)
-        self.message = message
-        self.errors = dict(errors or {})
-
-
-class BadInput(AdapterError):
-    """The body is not what this kind accepts (400)."""
-
-    status = 400
-
-
-class Unauthorized(AdapterError):
-    """Missing or wrong signature, key or token (401); nothing is stored."""
-
-    status = 401
-
-
-class Forbidden(AdapterError):
-    """Authenticated senders only, and this one is not allowed (403)."""
-
-    status = 403
-
-
-class UnsupportedMediaType(AdapterError):
-    """A content type this kind does not read (415)."""
-
-    status = 415
-
-
-class Unprocessable(AdapterError):
-    """Well-formed, but no deliverable lead in it (422); ``errors`` names each field."""
-
-    status = 422
-
-
-class NotALead(AdapterError):
-    """Normalized, the event turns out to carry nothing to deliver, by design (a platform's test lead
-    with ``test_leads: drop``, or dummy answers only): kept as ``ignored`` history, never dead-lettered."""
-
-    status = 200
 
 
 class SourceAdapter(Protocol):

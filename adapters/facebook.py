@@ -42,8 +42,8 @@ from adapters.normalize import parse_bool
 from adapters.options import TEST_LEAD_TAG
 from adapters.options import test_leads_field
 from adapters.signatures import require_hmac_sha256
-from adapters.signatures import secrets_match
 from leadgate.config import SourceConfig
+from leadgate.credentials import secrets_match
 
 __all__ = [
     "DEFAULT_GRAPH_API_URL",

@@ -53,11 +53,11 @@ from adapters.normalize import map_target
 from adapters.options import rate_limit_field
 from adapters.presets import PRESETS
 from adapters.presets import Preset
-from adapters.signatures import bearer_token
 from adapters.signatures import require_hmac_sha256
-from adapters.signatures import secrets_match
 from leadgate.config import SourceConfig
 from leadgate.contract import is_valid_target
+from leadgate.credentials import bearer_token
+from leadgate.credentials import secrets_match
 
 __all__ = [
     "ACCEPT_UNPROCESSABLE",

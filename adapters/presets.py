@@ -42,7 +42,7 @@ from adapters.base import Unauthorized
 from adapters.form_fields import Entry
 from adapters.form_fields import entries_from_json
 from adapters.signatures import require_hmac_sha256
-from adapters.signatures import secrets_match
+from leadgate.credentials import secrets_match
 
 __all__ = ["PRESETS", "Preset", "Signature"]
 

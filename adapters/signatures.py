@@ -12,23 +12,9 @@ import hashlib
 import hmac
 
 from adapters.base import Unauthorized
+from leadgate.credentials import secrets_match
 
-__all__ = ["bearer_token", "require_hmac_sha256", "require_shared_secret", "secrets_match"]
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    """The credentials of an ``Authorization: Bearer <token>`` header (scheme case-insensitive), else None."""
-    scheme, _, value = (authorization or "").strip().partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
-def secrets_match(given: str | bytes | None, expected: str | bytes | None) -> bool:
-    """Constant-time equality; a missing or empty value never matches."""
-    if not given or not expected:
-        return False
-    a = given.encode() if isinstance(given, str) else given
-    b = expected.encode() if isinstance(expected, str) else expected
-    return hmac.compare_digest(a, b)
+__all__ = ["require_hmac_sha256", "require_shared_secret"]
 
 
 def require_shared_secret(given: str | None, expected: str | None, what: str) -> None:

@@ -35,15 +35,15 @@ from gateway.schemas import SourceListSchema
 from gateway.schemas import SourcesQuerySchema
 from leadgate.events import Event
 from leadgate.health import paused_destinations
+from leadgate.history import CursorError
+from leadgate.history import contact_of
+from leadgate.history import find_events
+from leadgate.history import payload_diff
+from leadgate.history import source_counters
+from leadgate.operations import ReplayResult
+from leadgate.operations import replay_event
+from leadgate.operations import resume_destination
 from leadgate.runtime import Runtime
-from workers.history import CursorError
-from workers.history import contact_of
-from workers.history import find_events
-from workers.history import payload_diff
-from workers.history import source_counters
-from workers.replay import ReplayResult
-from workers.replay import replay_event
-from workers.replay import resume_destination
 
 __all__ = ["bp", "event_detail", "event_summary", "redact_fields", "redact_request", "replay_waiting"]
 

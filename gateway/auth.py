@@ -26,9 +26,9 @@ from flask_wtf.csrf import generate_csrf
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
-from adapters.signatures import bearer_token
-from adapters.signatures import secrets_match
 from gateway.responses import error_response
+from leadgate.credentials import bearer_token
+from leadgate.credentials import secrets_match
 
 __all__ = [
     "SESSION_LIFETIME",

@@ -33,13 +33,13 @@ from gateway.admin_api import replay_waiting
 from gateway.schemas import EVENT_STATUSES
 from gateway.schemas import EventQuerySchema
 from leadgate.health import paused_destinations
+from leadgate.history import CursorError
+from leadgate.history import find_events
+from leadgate.history import source_counters
+from leadgate.operations import REPLAYABLE
+from leadgate.operations import replay_event
+from leadgate.operations import resume_destination
 from leadgate.runtime import Runtime
-from workers.history import CursorError
-from workers.history import find_events
-from workers.history import source_counters
-from workers.replay import REPLAYABLE
-from workers.replay import replay_event
-from workers.replay import resume_destination
 
 __all__ = ["bp"]
 

@@ -9,11 +9,11 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 
-from adapters.signatures import bearer_token
-from adapters.signatures import secrets_match
 from gateway.responses import error_response
 from leadgate import health
 from leadgate import metrics
+from leadgate.credentials import bearer_token
+from leadgate.credentials import secrets_match
 
 __all__ = ["bp"]
 

@@ -164,7 +164,7 @@ def dlq_list(config: Config, source: str | None, as_json: bool) -> None:
 @with_config
 def dlq_replay(config: Config, event_id: str | None, replay_all: bool, source: str | None) -> None:
     """Re-normalize with the current config and deliver again."""
-    from workers.replay import replay_event
+    from leadgate.operations import replay_event
 
     if bool(event_id) == replay_all:
         fail("give one EVENT_ID or --all")
@@ -220,7 +220,7 @@ def destinations_list(config: Config) -> None:
 @with_config
 def destinations_resume(config: Config, name: str) -> None:
     """Resume a destination paused by a refused API key (fix the key first) and send what waited."""
-    from workers.replay import resume_destination
+    from leadgate.operations import resume_destination
 
     if name not in config.destinations:
         fail(f"no destination named {name!r}")

@@ -25,6 +25,8 @@ from adapters.facebook import GRAPH_ID
 from adapters.facebook import token_for
 from leadgate.config import SourceConfig
 from leadgate.intake import accept
+from leadgate.operations import ReplayResult
+from leadgate.operations import replay_event
 from leadgate.runtime import Runtime
 from workers.errors import DeliveryError
 from workers.errors import TransientError
@@ -32,8 +34,6 @@ from workers.graph import FormLeadsPager
 from workers.graph import GraphClient
 from workers.graph import graph_client
 from workers.graph import graph_url
-from workers.replay import ReplayResult
-from workers.replay import replay_event
 
 __all__ = ["BackfillResult", "backfill_form", "retry_parked", "unix_day"]
 

@@ -7,7 +7,7 @@ import pytest
 from adapters.base import Unauthorized
 from adapters.signatures import require_hmac_sha256
 from adapters.signatures import require_shared_secret
-from adapters.signatures import secrets_match
+from leadgate.credentials import secrets_match
 
 BODY = '{"name":"Zoë / 100%"}'.encode()
 

@@ -236,7 +236,7 @@ def test_cursor_is_exact_when_events_share_a_timestamp(client, rt):
 
 
 def test_search_scan_is_bounded_and_resumable(rt, client):
-    from workers.history import find_events
+    from leadgate.history import find_events
 
     ids = [post_lead(client, name=f"Scan {i}", email=f"scan{i}@example.com") for i in range(5)]
     page = find_events(rt.store, query="scan0@", limit=10, scan_limit=2)

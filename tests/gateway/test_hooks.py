@@ -11,10 +11,10 @@ import redis
 from gateway import create_app
 from leadgate import runtime as runtime_module
 from leadgate.connection import client_options
+from leadgate.operations import replay_event
 from leadgate.runtime import Runtime
 from tests.conftest import BASE_CONFIG
 from tests.conftest import post_form
-from workers.replay import replay_event
 
 LEAD = {"name": "Jane Roe", "email": "Jane@Example.com", "phone": "(415) 555-2671", "org": "Acme"}
 

@@ -253,7 +253,7 @@ def test_lead_without_usable_contact_is_kept_as_rejected_and_answered_200(client
 def test_rejected_lead_is_delivered_by_a_replay_once_field_map_is_fixed(
     client, rt, crm, deliver_all, make_config, redis_client
 ):
-    from workers.replay import replay_event
+    from leadgate.operations import replay_event
 
     columns = [{"column_name": "Where can we reach you?", "string_value": "jane@example.com", "column_id": "77"}]
     assert post(client, lead(user_column_data=columns)).status_code == 200

@@ -16,9 +16,9 @@ import redis
 
 from leadgate import runtime as runtime_module
 from leadgate.config import Config
+from leadgate.operations import replay_event
 from leadgate.runtime import Runtime
 from tests.conftest import DESTINATION_CONFIG
-from workers.replay import replay_event
 
 WEBFLOW_TOKEN = "wf-tok-\u00e9"
 SECRET = "whsec-json"

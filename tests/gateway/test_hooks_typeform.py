@@ -21,11 +21,11 @@ from leadgate import runtime as runtime_module
 from leadgate.cli import main
 from leadgate.config import Config
 from leadgate.connection import client_options
+from leadgate.operations import replay_event
 from leadgate.runtime import Runtime
 from leadgate.sandbox_crm import SandboxCRM
 from tests.conftest import API_KEY
 from tests.conftest import DESTINATION_CONFIG
-from workers.replay import replay_event
 
 SECRET = "whsec-typeform-\u00e9t\u00e9"
 CONFIG = (

@@ -10,10 +10,10 @@ import pytest
 from adapters.base import InboundEvent
 from leadgate.config import DeliveryPolicy
 from leadgate.intake import accept
+from leadgate.operations import replay_event
 from tests.conftest import dispatch_now
 from workers.delivery import deliver
 from workers.outcomes import retry_delay
-from workers.replay import replay_event
 
 FIELDS = [["email", "lead@example.com"], ["first_name", "Lee"]]
 

@@ -302,7 +302,7 @@ def test_other_graph_errors_are_dead_lettered_with_the_graph_body(rt, graph, crm
 
 
 def test_a_fetched_lead_is_not_fetched_again_on_replay(rt, graph, crm, deliver_all):
-    from workers.replay import replay_event
+    from leadgate.operations import replay_event
 
     event_id = queue_leadgen(rt, graph.add_lead(ANSWERS)["id"])
     deliver_all(rt)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from leadgate.cli import main
+from leadgate.operations import resume_destination
 from tests.conftest import post_form
-from workers.replay import resume_destination
 
 
 def test_401_pauses_the_destination_and_resume_delivers_everything_once(client, rt, crm, deliver_all):

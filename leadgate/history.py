@@ -1,7 +1,7 @@
 """Reading the event history for the admin API and the dashboard: search, counters, payload diffs.
 
 Everything here only reads the event store; replays and purges stay in
-:mod:`workers.replay` and :class:`EventStore`. There is no search index: a query
+:mod:`leadgate.operations` and :class:`EventStore`. There is no search index: a query
 walks the time index newest first and stops after ``SCAN_LIMIT`` events, handing back
 a cursor to go on from, so one request stays cheap however long the history is.
 """

@@ -1,7 +1,8 @@
-"""Replaying events: dead letters, parked and rejected events, on an operator's word.
+"""What an operator does to events: replay dead letters, parked and rejected events, resume a paused destination.
 
 A replay re-normalizes the stored raw event with the *current* config (so a fixed
-``field_map`` or a new API key takes effect) and queues it with a fresh attempt budget.
+``field_map`` or a new API key takes effect) and queues it with a fresh attempt budget. The
+source's kind comes from the config's registry (``Config.kinds``), so the core needs no adapter.
 """
 
 from __future__ import annotations
@@ -9,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from adapters import get_adapter
-from adapters.base import Unprocessable
 from leadgate.intake import is_batchable
+from leadgate.model import Unprocessable
 from leadgate.runtime import Runtime
 
-__all__ = ["REPLAYABLE", "ReplayResult", "replay_event"]
+__all__ = ["REPLAYABLE", "ReplayResult", "replay_event", "requeue", "resume_destination"]
 
 REPLAYABLE = frozenset({"dead", "rejected", "queued", "retrying", "delivering"})
 """Statuses a replay acts on without ``force``; parked statuses are added by the kinds that park."""
@@ -42,7 +42,7 @@ def replay_event(rt: Runtime, event_id: str, *, force: bool = False) -> ReplayRe
     if event.status not in REPLAYABLE and not parked and not force:
         return ReplayResult(event_id, False, f"event is {event.status}; use force to send it again", event.status)
     source = rt.config.sources.get(event.source)
-    adapter = get_adapter(source.kind) if source else None
+    adapter = rt.config.kinds.get(source.kind) if source else None
     if source is None or adapter is None:
         return ReplayResult(event_id, False, f"source {event.source!r} is not configured", event.status)
     lead = None
