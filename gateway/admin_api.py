@@ -9,8 +9,6 @@ the way out, whatever was stored.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint
@@ -20,7 +18,6 @@ from flask import jsonify
 from flask import request
 from marshmallow import ValidationError
 
-from gateway.inbound import SECRET_NAME
 from gateway.responses import error_response
 from gateway.schemas import DestinationListSchema
 from gateway.schemas import EventDetailSchema
@@ -43,18 +40,13 @@ from leadgate.history import source_counters
 from leadgate.operations import ReplayResult
 from leadgate.operations import replay_event
 from leadgate.operations import resume_destination
+from leadgate.redaction import redact_fields
+from leadgate.redaction import redact_request
 from leadgate.runtime import Runtime
 
-__all__ = ["bp", "event_detail", "event_summary", "redact_fields", "redact_request", "replay_waiting"]
+__all__ = ["bp", "event_detail", "event_summary", "replay_waiting"]
 
 bp = Blueprint("admin_api", __name__, url_prefix="/admin/api")
-
-REDACTED = "[redacted]"
-SECRET_FIELD = re.compile(r"(secret|token|passw|signature|api[_-]?key|google_key|authorization|credential)", re.I)
-"""Payload field names never shown, even if a sender put a secret in the body (the adapters already drop theirs)."""
-SECRET_VALUE = re.compile(r"^\s*(bearer|basic|token)\s+\S", re.I)
-"""Header values that carry a credential whatever the header is called."""
-
 
 def runtime() -> Runtime:
     return current_app.extensions["leadgate"]
@@ -64,35 +56,6 @@ def runtime() -> Runtime:
 def no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def redact_request(meta: Any) -> dict[str, Any] | None:
-    """The stored request meta with secret-named headers and query values redacted (again: defence in depth)."""
-    if not isinstance(meta, Mapping):
-        return None
-
-    def hide(name: str, value: Any) -> str:
-        text = "" if value is None else str(value)
-        return REDACTED if SECRET_NAME.search(name) or SECRET_VALUE.match(text) else text
-
-    headers = {str(n): hide(str(n), v) for n, v in (meta.get("headers") or {}).items()}
-    query = {
-        str(n): [hide(str(n), v) for v in (values if isinstance(values, list) else [values])]
-        for n, values in (meta.get("query") or {}).items()
-    }
-    kept = {k: meta[k] for k in ("method", "content_type", "remote_addr", "body_bytes") if k in meta}
-    return {**kept, "headers": headers, "query": query}
-
-
-def redact_fields(value: Any) -> Any:
-    """A copy of a payload with secret-named fields (dict keys or form ``[name, value]`` pairs) redacted."""
-    if isinstance(value, Mapping):
-        return {k: REDACTED if SECRET_FIELD.search(str(k)) else redact_fields(v) for k, v in value.items()}
-    if isinstance(value, list):
-        if len(value) == 2 and isinstance(value[0], str) and SECRET_FIELD.search(value[0]):
-            return [value[0], REDACTED]
-        return [redact_fields(item) for item in value]
-    return value
 
 
 def event_summary(event: Event) -> dict[str, Any]:

@@ -6,17 +6,17 @@ Also decides what of a request is kept with the event: headers that carry secret
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Request
 
 from adapters.base import InboundRequest
+from leadgate.redaction import REDACTED
+from leadgate.redaction import redact_value
 
 __all__ = ["FORM_TYPES", "inbound_request", "request_meta"]
 
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
-SECRET_NAME = re.compile(r"(auth|cookie|key|token|secret|signature|password|session)", re.IGNORECASE)
 KEPT_HEADERS = ("content-type", "content-length", "user-agent", "origin", "referer", "accept", "x-forwarded-for")
 
 
@@ -47,21 +47,17 @@ def inbound_request(request: Request, public_url: str = "") -> InboundRequest:
     )
 
 
-def redact(name: str, value: str) -> str:
-    return "[redacted]" if SECRET_NAME.search(name) else value
-
-
 def request_meta(inbound: InboundRequest) -> dict[str, Any]:
     """What is stored about the request besides the event itself: enough to debug, no secrets."""
-    headers = {name: redact(name, value) for name, value in inbound.headers.items()}
+    headers = {name: redact_value(name, value) for name, value in inbound.headers.items()}
     for name in list(headers):
-        if name not in KEPT_HEADERS and headers[name] != "[redacted]" and not name.startswith("x-"):
+        if name not in KEPT_HEADERS and headers[name] != REDACTED and not name.startswith("x-"):
             headers.pop(name)
     return {
         "method": inbound.method,
         "content_type": inbound.content_type,
         "remote_addr": inbound.remote_addr,
         "headers": headers,
-        "query": {name: [redact(name, v) for v in values] for name, values in inbound.query.items()},
+        "query": {name: [redact_value(name, v) for v in values] for name, values in inbound.query.items()},
         "body_bytes": len(inbound.body),
     }

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from click.testing import Result
 from rich.console import Console
 
-from leadgate.importer_cli import run_import_command
+from leadgate.cli.importer import run_import_command
 from leadgate.sandbox_crm import SandboxCRM
 from tests.conftest import API_KEY
 from tests.conftest import BASE_CONFIG
@@ -172,7 +172,7 @@ def test_ctrl_c_says_progress_is_saved(config_file: Path, tmp_path: Path, monkey
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("leadgate.importer_cli.run_import", interrupted)
+    monkeypatch.setattr("leadgate.cli.importer.run_import", interrupted)
 
     result = cli(config_file, str(contacts_csv(tmp_path / "people.csv", 3)), "--source", "csv-import")
 

@@ -9,8 +9,8 @@ import logging
 import pytest
 
 from leadgate.logs import build_handler
-from leadgate.logs import mask_email
-from leadgate.logs import mask_phone
+from leadgate.redaction import mask_email
+from leadgate.redaction import mask_phone
 from tests.conftest import API_KEY
 from tests.conftest import post_form
 

@@ -24,13 +24,13 @@ from werkzeug.serving import make_server
 
 from adapters import get_adapter
 from leadgate.cli import main
+from leadgate.cli.sendtest import MARKER
+from leadgate.cli.sendtest import SendTestError
+from leadgate.cli.sendtest import build_samples
+from leadgate.cli.sendtest import hook_url
+from leadgate.cli.sendtest import send_test
 from leadgate.config import Config
 from leadgate.sandbox_crm import SandboxCRM
-from leadgate.sendtest import MARKER
-from leadgate.sendtest import SendTestError
-from leadgate.sendtest import build_samples
-from leadgate.sendtest import hook_url
-from leadgate.sendtest import send_test
 from tests.conftest import API_KEY
 from tests.support.config import parse_yaml
 

@@ -2,7 +2,7 @@
 
 Holds :class:`ImportPlan`, :class:`ChunkOutcome` (with its journal record form),
 :class:`ImportSummary` and the :class:`ImportListener` hooks that receive them. Plain data and
-no-op hooks: it must not render anything (that is ``leadgate.importer_cli``), touch files or
+no-op hooks: it must not render anything (that is ``leadgate.cli.importer``), touch files or
 talk to ConnectGain.
 """
 

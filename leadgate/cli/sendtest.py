@@ -26,6 +26,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import sys
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ from datetime import timezone
 from typing import Any
 from urllib.parse import urlencode
 
+import click
 import httpx
 import jmespath
 
@@ -43,6 +45,9 @@ from adapters.json import TOKEN_QUERY
 from adapters.json import effective_mapping
 from adapters.json import preset_of
 from adapters.presets import Preset
+from leadgate.cli.app import main
+from leadgate.cli.common import fail
+from leadgate.cli.common import with_config
 from leadgate.config import Config
 from leadgate.config import SourceConfig
 
@@ -544,3 +549,19 @@ def send_test(
                 ) from None
             exchanges.append(Exchange(sample, target, response.status_code, response.text))
     return SendTestReport(source, tuple(exchanges))
+
+
+@main.command("send-test")
+@click.argument("source_id")
+@click.option("--url", default=None, help="Gateway base URL [default: public_url, else http://127.0.0.1:5000]")
+@with_config
+def send_test_command(config: Config, source_id: str, url: str | None) -> None:
+    """Post a realistic sample lead to SOURCE_ID through the running gateway (signed when the kind signs)."""
+    try:
+        report = send_test(config, source_id, url)
+    except SendTestError as err:
+        fail(str(err), code=1)
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)

@@ -1,4 +1,4 @@
-"""What ``leadgate import`` shows: a progress bar on a terminal (plain lines otherwise), bad rows, a summary.
+"""``leadgate import``: the command, and what it shows (a progress bar on a terminal, bad rows, a summary).
 
 The import itself is :func:`workers.importer.run_import`; this module only renders it and picks
 the exit code.
@@ -6,8 +6,11 @@ the exit code.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
+import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn
@@ -17,6 +20,10 @@ from rich.progress import TextColumn
 from rich.progress import TimeElapsedColumn
 from rich.table import Table
 
+from leadgate.cli.app import main
+from leadgate.cli.common import console as stdout_console
+from leadgate.cli.common import err_console as stderr_console
+from leadgate.cli.common import with_config
 from leadgate.config import Config
 from workers.importer import ChunkOutcome
 from workers.importer import ImportFailure
@@ -176,3 +183,24 @@ def run_import_command(
     listener.stop()
     _report(summary, options.kind, console)
     return EXIT_REJECTED_ROWS if summary.failed or summary.invalid else EXIT_OK
+
+
+@main.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--source", "source_id", required=True, help="Source whose mapping and destination to use.")
+@click.option("--kind", type=click.Choice(["contacts", "leads", "deals"]), default="contacts", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Validate and report only; send nothing.")
+@click.option("--skip-duplicates", is_flag=True, help="Skip existing contacts, not merge (deals: skip_if_exists).")
+@click.option("--default-tag", "default_tags", multiple=True, help="Tag for every row (repeatable).")
+@click.option("--default-source", default=None, help="ConnectGain source for rows without one.")
+@click.option("--default-pipeline-id", default=None, help="Deals: pipeline for rows without one.")
+@click.option("--default-stage", default=None, help="Deals: stage for rows without one.")
+@click.option("--default-currency", default=None, help="Deals: currency for rows without one.")
+@click.option("--failed-csv", type=click.Path(dir_okay=False), help="Rejected rows [default: FILE.failed.csv].")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False), help="Resume state file [next to FILE].")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=None, help="Rows per request (capped at the limit).")
+@with_config
+def import_csv(config: Config, csv_file: str, source_id: str, kind: str, default_tags: tuple[str, ...], **kw: Any):
+    """Import a CSV of contacts, leads or deals with ConnectGain's bulk endpoints; re-run to resume."""
+    options = ImportOptions(kind=kind, default_tags=default_tags, **kw)
+    sys.exit(run_import_command(config, csv_file, source_id, options, stdout_console, stderr_console))

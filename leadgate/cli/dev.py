@@ -12,14 +12,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 from rich.console import Console
 
 from adapters import KINDS
+from gateway import create_app
 from leadgate import defaults
+from leadgate.cli.app import main
 from leadgate.config import ConfigError
 from leadgate.config import config_path
 from leadgate.config import load_config
 from leadgate.connection import EmbeddedRedis
+from leadgate.sandbox_crm import SandboxCRM
 
 console = Console()
 
@@ -70,8 +74,6 @@ def run_dev(host: str, port: int, sandbox_port: int) -> None:
 
     sandbox = None
     if not all(d.configured for d in config.destinations.values()):
-        from leadgate.sandbox_crm import SandboxCRM
-
         sandbox = SandboxCRM(api_keys=("cg_sandbox",), port=sandbox_port).start()
         env["LEADGATE_SANDBOX_URL"] = sandbox.url
         console.print(
@@ -83,8 +85,6 @@ def run_dev(host: str, port: int, sandbox_port: int) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     worker = subprocess.Popen([sys.executable, "-m", "leadgate.cli", "worker"], env=env)
     try:
-        from gateway import create_app
-
         app = create_app(config)
         for source in config.sources.values():
             console.print(f"source [bold]{source.id}[/] ({source.kind}): http://{host}:{port}{source.path}")
@@ -101,3 +101,12 @@ def run_dev(host: str, port: int, sandbox_port: int) -> None:
             sandbox.stop()
         if embedded is not None:
             embedded.stop()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, envvar="PORT")
+@click.option("--sandbox-port", default=8900, show_default=True)
+def dev(host: str, port: int, sandbox_port: int) -> None:
+    """Run gateway + worker (+ embedded Redis and the sandbox CRM when needed) in one command."""
+    run_dev(host=host, port=port, sandbox_port=sandbox_port)

@@ -1,0 +1,33 @@
+"""``leadgate check-config``: the config as the gateway reads it."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from leadgate.cli.app import main
+from leadgate.cli.common import console
+from leadgate.cli.common import with_config
+from leadgate.config import Config
+
+
+@main.command("check-config")
+@with_config
+def check_config(config: Config) -> None:
+    """Validate the config file and print every source with its URL."""
+    table = Table(title=f"leadgate config: {config.path}")
+    for column in ("source", "kind", "URL", "destination", "ConnectGain source"):
+        table.add_column(column, no_wrap=column == "URL", overflow="ignore" if column == "URL" else "fold")
+    for source in config.sources.values():
+        table.add_row(source.id, source.kind, config.source_url(source), source.destination, source.source)
+    console.print(table)
+    for dest in config.destinations.values():
+        state = "api key set" if dest.configured else "[yellow]no api key[/] (leadgate dev uses the sandbox CRM)"
+        console.print(f"destination [bold]{dest.name}[/]: {dest.base_url} ({state})")
+    redis_where = config.redis_url and "REDIS_URL/redis_url" or f"embedded Redis in {config.data_dir}"
+    policy = config.delivery
+    console.print(f"redis: {redis_where}")
+    console.print(
+        f"delivery: {policy.max_attempts} attempts, backoff {list(policy.backoff_seconds)} s "
+        f"(±{int(policy.jitter * 100)}% jitter), timeout {policy.timeout_seconds} s; "
+        f"history kept {config.retention_days} days"
+    )

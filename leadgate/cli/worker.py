@@ -1,0 +1,23 @@
+"""``leadgate worker``: the Procfile's worker process."""
+
+from __future__ import annotations
+
+import click
+
+from leadgate.cli.app import main
+from leadgate.cli.common import console
+from leadgate.cli.common import runtime_for
+from leadgate.cli.common import with_config
+from leadgate.config import Config
+from workers.worker import run_worker
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+@click.option("--name", default=None, help="Worker name (default: host.pid).")
+@with_config
+def worker(config: Config, burst: bool, name: str | None) -> None:
+    """Deliver queued leads to ConnectGain (the Procfile's worker process)."""
+    rt = runtime_for(config)
+    console.print(f"leadgate worker: delivering for {len(config.sources)} sources", highlight=False)
+    run_worker(rt, burst=burst, name=name)
