@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qsl
-from urllib.parse import urlsplit
 
 from marshmallow import Schema
 from marshmallow import ValidationError
@@ -41,6 +40,8 @@ from adapters.form_fields import entries_from_json
 from adapters.form_fields import entries_from_pairs
 from adapters.form_fields import expand
 from adapters.jsonbody import load_json
+from adapters.negotiation import origin_allowed
+from adapters.negotiation import origin_key
 from adapters.negotiation import prefers_html
 from adapters.normalize import LeadDraft
 from adapters.normalize import finalize
@@ -67,27 +68,10 @@ BROWSER_FACING = True
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 ACCEPTED_TYPES = (*FORM_TYPES, "application/json")
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _origin_key(origin: str) -> str | None:
-    """``"HTTPS://Example.com:443/"`` -> ``"https://example.com"``; None when it is not an origin."""
-    try:
-        parts = urlsplit(origin.strip().rstrip("/"))
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in DEFAULT_PORTS or not parts.hostname or parts.path or parts.query or parts.fragment:
-        return None
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{scheme}://{host}" if port in (None, DEFAULT_PORTS[scheme]) else f"{scheme}://{host}:{port}"
 
 
 def _validate_origin(value: str) -> None:
-    if _origin_key(value) is None:
+    if origin_key(value) is None:
         raise ValidationError(f"{value!r} is not an origin like https://example.com (scheme, host, optional port)")
 
 
@@ -111,7 +95,7 @@ def verify(request: InboundRequest, source: SourceConfig) -> None:
     origin = request.header("origin").strip()
     if not allowed or not origin:
         return
-    if _origin_key(origin) not in {_origin_key(entry) for entry in allowed}:
+    if not origin_allowed(origin, allowed):
         raise Forbidden(f"origin {origin} is not allowed to post to {source.id}", errors={"origin": origin})
 
 

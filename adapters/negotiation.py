@@ -1,13 +1,20 @@
-"""What kind of answer the client wants: a browser navigating, or a script calling an API.
+"""Who is asking, and for what: a browser navigating or a script calling an API, and from which page.
 
 A browser that submits a ``<form>`` sends ``Accept: text/html,...``; ``fetch()`` and XHR send
 ``*/*`` or ask for JSON. The gateway answers the first with a redirect or a page, the second
-with JSON. Pure: reads header values only.
+with JSON. ``Origin`` is compared in one normal form (scheme and host lower-cased, default
+ports dropped), both for the form kind's allow-list and for the CORS headers. Pure: reads
+header values only.
 """
 
 from __future__ import annotations
 
-__all__ = ["prefers_html"]
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+__all__ = ["origin_allowed", "origin_key", "prefers_html"]
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _quality(accept: str, media_type: str, explicit_only: bool) -> float:
@@ -37,3 +44,25 @@ def prefers_html(accept: str) -> bool:
     """True for a browser navigation; ``fetch()``'s ``*/*`` is not a preference for HTML."""
     html = _quality(accept, "text/html", explicit_only=True)
     return html > 0 and html >= _quality(accept, "application/json", explicit_only=False)
+
+
+def origin_key(origin: str) -> str | None:
+    """``"HTTPS://Example.com:443/"`` -> ``"https://example.com"``; None when it is not an origin."""
+    try:
+        parts = urlsplit(origin.strip().rstrip("/"))
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname or parts.path or parts.query or parts.fragment:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}" if port in (None, DEFAULT_PORTS[scheme]) else f"{scheme}://{host}:{port}"
+
+
+def origin_allowed(origin: str, allowed: Iterable[str]) -> bool:
+    """Whether the ``Origin`` header names one of ``allowed`` (each in any spelling :func:`origin_key` accepts)."""
+    key = origin_key(origin) if origin else None
+    return key is not None and key in {origin_key(entry) for entry in allowed}

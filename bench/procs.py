@@ -240,7 +240,7 @@ class Processes:
 
     def start_crm(self, api_key: str) -> str:
         port = free_port()
-        argv = [sys.executable, "-m", "leadgate.sandbox_crm", "--port", str(port), "--api-key", api_key]
+        argv = [sys.executable, "-m", "leadgate.sandbox", "--port", str(port), "--api-key", api_key]
         crm = self.crm = self.spawn("crm", argv)
         url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(f"{url}/_sandbox/faults", crm), 20, f"the sandbox CRM\n{crm.tail()}")

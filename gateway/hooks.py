@@ -31,6 +31,7 @@ from adapters.base import AdapterError
 from adapters.base import InboundEvent
 from adapters.base import Reply
 from adapters.base import Unprocessable
+from adapters.negotiation import origin_allowed
 from adapters.negotiation import prefers_html
 from gateway.inbound import inbound_request
 from gateway.inbound import request_meta
@@ -253,10 +254,9 @@ def reply(answer: Reply) -> Response:
 
 
 def allowed_origin(source: SourceConfig) -> str | None:
-    origins = source.option("allowed_origins") or []
+    """The request's ``Origin`` as sent, when the source allows it (the same rule the form kind checks)."""
     origin = request.headers.get("Origin", "")
-    normalized = origin.rstrip("/").lower()
-    return origin if origin and any(normalized == o.rstrip("/").lower() for o in origins) else None
+    return origin if origin_allowed(origin, source.option("allowed_origins") or []) else None
 
 
 def with_cors(source: SourceConfig, response: Response) -> Response:

@@ -252,25 +252,15 @@ class EventStore(DeliveryLifecycle):
     def attempts(self, event_id: str) -> list[dict[str, Any]]:
         return [json.loads(item) for item in self.redis.lrange(self.attempts_key(event_id), 0, -1)]
 
-    def recent(
-        self, source: str | None = None, status: str | None = None, limit: int = 50, before: float | None = None
-    ) -> list[Event]:
-        """Newest first, filtered by source and status; ``before`` pages back in time."""
-        index = self.source_index_key(source) if source else self.index_key
+    def recent(self, source: str | None = None, status: str | None = None, limit: int = 50) -> list[Event]:
+        """Newest first, filtered by source and status (the first page of :meth:`iter_index`)."""
         found: list[Event] = []
-        upper: Any = f"({before}" if before is not None else "+inf"
-        while len(found) < limit:
-            ids = [_text(i) for i in self.redis.zrevrangebyscore(index, upper, "-inf", start=0, num=max(limit * 2, 50))]
-            if not ids:
-                break
-            for event in self.get_many(ids):
-                if status is None or event.status == status:
-                    found.append(event)
-            last_score = self.redis.zscore(index, ids[-1])
-            if last_score is None:
-                break
-            upper = f"({last_score}"
-        return found[:limit]
+        for _, event in self.iter_index(source):
+            if status is None or event.status == status:
+                found.append(event)
+                if len(found) >= limit:
+                    break
+        return found
 
     def dead_letters(self, source: str | None = None) -> list[Event]:
         ids = [_text(i) for i in self.redis.zrange(self.dead_key, 0, -1)]

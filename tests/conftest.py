@@ -18,7 +18,7 @@ from leadgate.config import Config
 from leadgate.connection import EmbeddedRedis
 from leadgate.queue import Dispatcher
 from leadgate.runtime import Runtime
-from leadgate.sandbox_crm import SandboxCRM
+from leadgate.sandbox import SandboxCRM
 from tests.support.config import parse_yaml
 
 pytest_plugins = ["tests.processes"]

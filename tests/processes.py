@@ -51,7 +51,7 @@ from leadgate.connection import EmbeddedRedis
 from leadgate.events import Event
 from leadgate.events import EventStore
 from leadgate.queue import delivery_queue
-from leadgate.sandbox_crm import SandboxCRM
+from leadgate.sandbox import SandboxCRM
 from tests.support.config import load_config
 
 __all__ = [

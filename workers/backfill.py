@@ -34,6 +34,7 @@ from workers.graph import FormLeadsPager
 from workers.graph import GraphClient
 from workers.graph import graph_client
 from workers.graph import graph_url
+from workers.retrying import call_with_retries
 
 __all__ = ["BackfillResult", "backfill_form", "retry_parked", "unix_day"]
 
@@ -108,16 +109,15 @@ def _seen(rt: Runtime, source: SourceConfig, leadgen_ids: list[str]) -> set[str]
 
 def _next_page(pager: FormLeadsPager, sleep: Callable[[float], None]) -> list[dict[str, Any]] | None:
     """The pager's next page, tried again after a transient Graph error (throttling, 5xx)."""
-    for attempt in range(1, PAGE_TRIES + 1):
-        try:
-            return pager.fetch()
-        except TransientError as err:
-            wait = err.retry_after if err.retry_after is not None else float(2**attempt)
-            if attempt == PAGE_TRIES or wait > MAX_PAGE_WAIT:
-                raise
-            log.warning("backfill: %s; trying the page again in %.0fs", err.message, wait)
-            sleep(wait)
-    return None  # pragma: no cover - the loop always returns or raises
+
+    def wait(attempt: int, err: TransientError) -> float | None:
+        seconds = err.retry_after if err.retry_after is not None else float(2**attempt)
+        return seconds if seconds <= MAX_PAGE_WAIT else None
+
+    def note(attempt: int, seconds: float, err: TransientError) -> None:
+        log.warning("backfill: %s; trying the page again in %.0fs", err.message, seconds)
+
+    return call_with_retries(lambda attempt: pager.fetch(), tries=PAGE_TRIES, wait=wait, sleep=sleep, on_retry=note)
 
 
 def backfill_form(

@@ -23,7 +23,7 @@ from leadgate.config import ConfigError
 from leadgate.config import config_path
 from leadgate.config import load_config
 from leadgate.connection import EmbeddedRedis
-from leadgate.sandbox_crm import SandboxCRM
+from leadgate.sandbox import SandboxCRM
 
 console = Console()
 

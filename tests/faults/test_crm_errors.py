@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from leadgate.sandbox_crm import SandboxCRM
+from leadgate.sandbox import SandboxCRM
 from tests.processes import BULK_COALESCING
 from tests.processes import Ledger
 from tests.processes import Stack

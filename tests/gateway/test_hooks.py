@@ -6,6 +6,7 @@ import io
 import json
 import time
 
+import pytest
 import redis
 
 from gateway import create_app
@@ -242,3 +243,17 @@ def test_a_post_matching_no_convention_is_kept_and_delivered_by_a_replay_after_a
     [delivery] = crm.deliveries
     assert delivery["payload"]["phone"] == "+49301234567" and delivery["payload"]["description"] == "Hallo"
     assert delivery["payload"]["custom_fields"]["Kontakt"] == "anna (at) example.de"
+
+
+@pytest.mark.parametrize("origin", ["https://example.com", "https://example.com:443", "HTTPS://Example.com/"])
+def test_an_allowed_origin_in_any_spelling_passes_and_gets_the_cors_header(client, origin):
+    response = post_form(client, LEAD, headers={"Origin": origin, "Accept": "application/json"})
+    assert response.status_code == 202
+    assert response.headers["Access-Control-Allow-Origin"] == origin
+    preflight = client.options("/hooks/contact-us", headers={"Origin": origin})
+    assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == origin
+
+
+def test_another_origin_is_refused_and_gets_no_cors_header(client):
+    response = post_form(client, LEAD, headers={"Origin": "https://example.com:8443", "Accept": "application/json"})
+    assert response.status_code == 403 and "Access-Control-Allow-Origin" not in response.headers

@@ -23,7 +23,7 @@ from leadgate.config import Config
 from leadgate.connection import client_options
 from leadgate.operations import replay_event
 from leadgate.runtime import Runtime
-from leadgate.sandbox_crm import SandboxCRM
+from leadgate.sandbox import SandboxCRM
 from tests.conftest import API_KEY
 from tests.conftest import DESTINATION_CONFIG
 

@@ -14,7 +14,7 @@ from click.testing import Result
 from leadgate.cli import main
 from leadgate.config import Config
 from leadgate.runtime import Runtime
-from leadgate.sandbox_crm import SandboxCRM
+from leadgate.sandbox import SandboxCRM
 from tests.conftest import API_KEY
 from tests.conftest import BASE_CONFIG
 from tests.support.config import load_config

@@ -18,7 +18,7 @@ from click.testing import Result
 from rich.console import Console
 
 from leadgate.cli.importer import run_import_command
-from leadgate.sandbox_crm import SandboxCRM
+from leadgate.sandbox import SandboxCRM
 from tests.conftest import API_KEY
 from tests.conftest import BASE_CONFIG
 from tests.support.config import load_config

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from leadgate.sandbox_crm import SandboxCRM
+from leadgate.sandbox import SandboxCRM
 
 KEY = {"X-API-Key": "cg_test"}
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -419,7 +419,7 @@ def test_concurrent_deliveries_of_one_email_make_one_contact(crm):
 
 @pytest.mark.timeout(30)
 def test_module_entry_point_serves_until_terminated():
-    command = [sys.executable, "-m", "leadgate.sandbox_crm", "--port", "0", "--api-key", "cg_sub", "--seed", "1"]
+    command = [sys.executable, "-m", "leadgate.sandbox", "--port", "0", "--api-key", "cg_sub", "--seed", "1"]
     with subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         lines = queue.Queue()
         threading.Thread(target=lambda: lines.put(proc.stdout.readline()), daemon=True).start()

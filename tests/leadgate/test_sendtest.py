@@ -30,7 +30,7 @@ from leadgate.cli.sendtest import build_samples
 from leadgate.cli.sendtest import hook_url
 from leadgate.cli.sendtest import send_test
 from leadgate.config import Config
-from leadgate.sandbox_crm import SandboxCRM
+from leadgate.sandbox import SandboxCRM
 from tests.conftest import API_KEY
 from tests.support.config import parse_yaml
 

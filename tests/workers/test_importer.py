@@ -19,7 +19,7 @@ from leadgate.config import Config
 from leadgate.contract import BulkContactsRequestSchema
 from leadgate.contract import BulkDealsRequestSchema
 from leadgate.contract import BulkLeadsRequestSchema
-from leadgate.sandbox_crm import SandboxCRM
+from leadgate.sandbox import SandboxCRM
 from tests.conftest import API_KEY
 from tests.conftest import BASE_CONFIG
 from tests.support.config import parse_yaml

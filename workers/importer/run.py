@@ -49,6 +49,7 @@ from workers.importer.progress import ImportSummary
 from workers.importer.records import CsvRecord
 from workers.importer.records import read_records
 from workers.importer.records import scan_file
+from workers.retrying import call_with_retries
 
 
 def _default_path(csv_path: Path, suffix: str) -> Path:
@@ -198,30 +199,19 @@ class _Import:
         says which rows were recorded, so the chunk is sent again, safely (see ``uncertain``).
         """
         assert self.client is not None
+        client = self.client
         tries = max(self.options.tries, 1)
-        for attempt in range(1, tries + 1):
-            if uncertain and self.kind == "deals":
+        retried = uncertain
+
+        def attempt_post(attempt: int) -> dict[str, Any]:
+            if retried and self.kind == "deals":
                 body["skip_if_exists"] = True  # deals are not merged like contacts: skip the ones that did arrive
             self.summary.requests += 1
             response = None
             try:
-                response = self.client.post(self.destination, self.endpoint.path, body)
+                response = client.post(self.destination, self.endpoint.path, body)
                 raise_for_response(response)
                 return results_of(response)
-            except TransientError as err:
-                if attempt == tries:
-                    raise ImportStopped(
-                        f"chunk {number} (lines {first}-{last}) not accepted after {tries} tries: {err.message}. "
-                        f"Progress is saved in {self.journal.path if self.journal else 'the state file'}: run the "
-                        "same command again to continue.",
-                        self.summary,
-                    ) from None
-                backoff = self.options.backoff_seconds or (0.0,)
-                wait = err.retry_after if err.retry_after is not None else backoff[min(attempt, len(backoff)) - 1]
-                wait = min(wait, MAX_RETRY_WAIT)
-                self.listener.retrying(number, attempt, wait, err.message)
-                self.sleep(wait)
-                uncertain = True
             except OperatorActionError as err:
                 raise ImportStopped(
                     f"{err.message.split(';')[0]}: fix destinations.{self.destination.name}.api_key and run the "
@@ -237,7 +227,26 @@ class _Import:
                     "(base_url) and --chunk-size, then run the same command again",
                     self.summary,
                 ) from None
-        raise AssertionError("unreachable")
+
+        def wait(attempt: int, err: TransientError) -> float:
+            backoff = self.options.backoff_seconds or (0.0,)
+            seconds = err.retry_after if err.retry_after is not None else backoff[min(attempt, len(backoff)) - 1]
+            return min(seconds, MAX_RETRY_WAIT)
+
+        def note(attempt: int, seconds: float, err: TransientError) -> None:
+            nonlocal retried
+            self.listener.retrying(number, attempt, seconds, err.message)
+            retried = True  # a chunk tried again may have partly arrived
+
+        try:
+            return call_with_retries(attempt_post, tries=tries, wait=wait, sleep=self.sleep, on_retry=note)
+        except TransientError as err:
+            raise ImportStopped(
+                f"chunk {number} (lines {first}-{last}) not accepted after {tries} tries: {err.message}. "
+                f"Progress is saved in {self.journal.path if self.journal else 'the state file'}: run the "
+                "same command again to continue.",
+                self.summary,
+            ) from None
 
     # -- the whole file --
 
