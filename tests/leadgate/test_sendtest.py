@@ -378,7 +378,7 @@ def test_a_preset_source_gets_its_senders_example_signed_its_senders_way(
 ):
     result = run(config_file, f"preset-{preset}", "--url", gateway_url)
     assert result.exit_code == 0, result.output
-    assert "-> 20" in result.output and "401" not in result.output
+    assert "-> 20" in result.output and "-> 401" not in result.output
     deliver_all(rt)
     [lead] = delivered(crm)
     assert lead["email"] == "jane.roe@example.com" and lead["source"] == preset
