@@ -10,12 +10,12 @@ from types import ModuleType
 from adapters import facebook
 from adapters import form
 from adapters import google_ads
-from adapters import json
 from adapters import typeform
+from adapters import webhook
 
 __all__ = ["KINDS", "get_adapter"]
 
-_MODULES: tuple[ModuleType, ...] = (facebook, form, google_ads, json, typeform)
+_MODULES: tuple[ModuleType, ...] = (facebook, form, google_ads, typeform, webhook)
 
 KINDS: dict[str, ModuleType] = {module.KIND: module for module in _MODULES}
 

@@ -6,7 +6,7 @@ read from the Graph API afterwards. So the request is handled in two halves:
 * in the request (this module): the subscription handshake, the ``X-Hub-Signature-256`` check on
   the raw bytes, and splitting a batch (several ``entry[]``, each with several ``changes[]``) into
   one event per ``leadgen`` change, keyed by its ``leadgen_id`` for dedupe;
-* in the worker (``workers/graph.py``): fetching the lead, whose object is stored beside the
+* in the worker (``workers/facebook_graph.py``): fetching the lead, whose object is stored beside the
   webhook as ``raw["lead"]``, then :func:`normalize` maps it here with the current config.
 
 Pure: no Redis, no HTTP client. The Graph fetch lives in ``workers/``.

@@ -22,7 +22,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from leadgate.connection import EmbeddedRedis
+from leadgate.embedded_redis import EmbeddedRedis
 
 __all__ = [
     "CpuMeter",

@@ -48,6 +48,7 @@ __all__ = ["bp", "event_detail", "event_summary", "replay_waiting"]
 
 bp = Blueprint("admin_api", __name__, url_prefix="/admin/api")
 
+
 def runtime() -> Runtime:
     return current_app.extensions["leadgate"]
 

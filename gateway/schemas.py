@@ -237,7 +237,7 @@ class PurgeResultSchema(Schema):
     purged = fields.Boolean(required=True)
 
 
-class DestinationSchema(Schema):
+class DestinationStateSchema(Schema):
     name = fields.String(required=True)
     base_url = fields.String(required=True)
     paused = fields.Boolean(required=True, metadata={"description": "deliveries wait: ConnectGain refused the API key"})
@@ -245,7 +245,7 @@ class DestinationSchema(Schema):
 
 
 class DestinationListSchema(Schema):
-    destinations = fields.List(fields.Nested(DestinationSchema), required=True)
+    destinations = fields.List(fields.Nested(DestinationStateSchema), required=True)
 
 
 class ResumeResultSchema(Schema):

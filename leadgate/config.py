@@ -156,7 +156,7 @@ class Config:
         return f"{self.public_url.rstrip('/')}{source.path}"
 
 
-class DestinationSchema(Schema):
+class DestinationConfigSchema(Schema):
     base_url = fields.Url(required=True, schemes={"http", "https"}, require_tld=False)
     api_key = fields.String(load_default=None, allow_none=True)
 
@@ -220,7 +220,7 @@ class ConfigSchema(Schema):
     retention_days = fields.Integer(load_default=defaults.RETENTION_DAYS, validate=validate.Range(min=1))
     data_dir = fields.String(load_default=defaults.DATA_DIR)
     destinations = fields.Dict(
-        keys=fields.String(), values=fields.Nested(DestinationSchema), required=True, validate=validate.Length(min=1)
+        keys=fields.String(), values=fields.Nested(DestinationConfigSchema), required=True, validate=validate.Length(min=1)
     )
     delivery = fields.Nested(DeliverySchema, load_default=lambda: DeliverySchema().load({}))
     sources = fields.Dict(

@@ -16,9 +16,9 @@ from rq import Queue
 from leadgate.config import Config
 from leadgate.config import Kinds
 from leadgate.config import load_config
-from leadgate.connection import redis_for
 from leadgate.events import EventStore
 from leadgate.queue import delivery_queue
+from leadgate.redis_client import redis_for
 
 __all__ = ["Runtime", "current", "install"]
 

@@ -15,11 +15,12 @@ import pytest
 import redis
 
 from leadgate.config import Config
-from leadgate.connection import EmbeddedRedis
+from leadgate.embedded_redis import EmbeddedRedis
 from leadgate.queue import Dispatcher
 from leadgate.runtime import Runtime
 from leadgate.sandbox import SandboxCRM
 from tests.support.config import parse_yaml
+from workers.clients import close_all
 
 pytest_plugins = ["tests.processes"]
 """The real-process harness (gunicorn, workers, Redis): its ``make_stack`` fixture serves tests/ and tests/faults/."""
@@ -89,17 +90,11 @@ def graph():
 
 
 @pytest.fixture(autouse=True)
-def fresh_http_clients(monkeypatch):
+def fresh_http_clients():
     """Each test gets its own pooled ConnectGain and Graph clients (servers' ports change between tests)."""
-    import workers.delivery as delivery
-    import workers.graph as graph_module
-
-    monkeypatch.setattr(delivery, "_client", None)
-    monkeypatch.setattr(graph_module, "_client", None)
+    close_all()
     yield
-    for module in (delivery, graph_module):
-        if module._client is not None:
-            module._client.close()
+    close_all()
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ from bench.procs import free_port
 from bench.procs import wait_until
 from leadgate.config import Config
 from leadgate.config import DeliverySchema
-from leadgate.connection import EmbeddedRedis
+from leadgate.embedded_redis import EmbeddedRedis
 from leadgate.events import Event
 from leadgate.events import EventStore
 from leadgate.queue import delivery_queue

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from rq.registry import FailedJobRegistry
 
-from leadgate.connection import EmbeddedRedis
+from leadgate.embedded_redis import EmbeddedRedis
 from tests.processes import Stack
 from tests.processes import process_alive
 from tests.processes import redis_dir

@@ -9,7 +9,6 @@ outcome goes through :meth:`EventStore.finish`, which ignores stale jobs.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -23,11 +22,12 @@ from leadgate.events import Event
 from leadgate.intake import is_batchable
 from leadgate.runtime import Runtime
 from workers.batch import deliver_batch
+from workers.clients import pooled
 from workers.connectgain import ConnectGainClient
 from workers.errors import DeliveryError
 from workers.errors import NothingToDeliver
 from workers.errors import PermanentError
-from workers.graph import fetch_leadgen
+from workers.facebook_graph import fetch_leadgen
 from workers.outcomes import record_delivered
 from workers.outcomes import record_failure
 
@@ -42,17 +42,10 @@ LeadFetcher = Callable[[Runtime, Event, Any], dict[str, Any]]
 LEAD_FETCHERS: dict[str, LeadFetcher] = {"facebook": fetch_leadgen}
 """Kinds whose webhook only names a lead register here how to fetch its raw data (e.g. facebook)."""
 
-_client: ConnectGainClient | None = None
-_client_lock = threading.Lock()
-
 
 def http_client(timeout: float) -> ConnectGainClient:
-    """The process-wide pooled client (one per worker process, reused across jobs)."""
-    global _client
-    with _client_lock:
-        if _client is None:
-            _client = ConnectGainClient(timeout=timeout)
-        return _client
+    """The process-wide pooled ConnectGain client (one per worker process, reused across jobs)."""
+    return pooled(ConnectGainClient, timeout)
 
 
 def prepare_lead(rt: Runtime, event: Event, source: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from leadgate.cli.app import main
 from leadgate.config import ConfigError
 from leadgate.config import config_path
 from leadgate.config import load_config
-from leadgate.connection import EmbeddedRedis
+from leadgate.embedded_redis import EmbeddedRedis
 from leadgate.sandbox import SandboxCRM
 
 console = Console()

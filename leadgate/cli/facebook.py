@@ -16,8 +16,8 @@ from leadgate.cli.common import fail
 from leadgate.cli.common import runtime_for
 from leadgate.cli.common import with_config
 from leadgate.config import Config
-from workers.backfill import backfill_form
-from workers.backfill import retry_parked
+from workers.facebook_backfill import backfill_form
+from workers.facebook_backfill import retry_parked
 
 
 @main.group()

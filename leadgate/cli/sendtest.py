@@ -41,10 +41,10 @@ import click
 import httpx
 import jmespath
 
-from adapters.json import TOKEN_QUERY
-from adapters.json import effective_mapping
-from adapters.json import preset_of
 from adapters.presets import Preset
+from adapters.webhook import TOKEN_QUERY
+from adapters.webhook import effective_mapping
+from adapters.webhook import preset_of
 from leadgate.cli.app import main
 from leadgate.cli.common import fail
 from leadgate.cli.common import with_config

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from adapters import json as json_kind
+from adapters import webhook as json_kind
 from adapters.base import InboundRequest
 from adapters.base import Unauthorized
 from adapters.presets import PRESETS

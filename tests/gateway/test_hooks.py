@@ -11,8 +11,8 @@ import redis
 
 from gateway import create_app
 from leadgate import runtime as runtime_module
-from leadgate.connection import client_options
 from leadgate.operations import replay_event
+from leadgate.redis_client import client_options
 from leadgate.runtime import Runtime
 from tests.conftest import BASE_CONFIG
 from tests.conftest import post_form

@@ -11,7 +11,7 @@ import redis
 from click.testing import CliRunner
 
 from leadgate.cli import main
-from leadgate.connection import client_options
+from leadgate.redis_client import client_options
 from leadgate.runtime import Runtime
 from tests.conftest import API_KEY
 from tests.conftest import BASE_CONFIG

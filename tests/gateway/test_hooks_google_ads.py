@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from leadgate.config import Config
-from leadgate.connection import client_options
+from leadgate.redis_client import client_options
 from leadgate.runtime import Runtime
 from tests.conftest import DESTINATION_CONFIG
 

@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from leadgate import runtime as runtime_module
 from leadgate.cli import main
 from leadgate.config import Config
-from leadgate.connection import client_options
 from leadgate.operations import replay_event
+from leadgate.redis_client import client_options
 from leadgate.runtime import Runtime
 from leadgate.sandbox import SandboxCRM
 from tests.conftest import API_KEY

@@ -41,8 +41,8 @@ from hypothesis import strategies as st
 from adapters import facebook
 from adapters.negotiation import prefers_html
 from leadgate.config import Config
-from leadgate.connection import client_options
 from leadgate.contract import LeadPayloadSchema
+from leadgate.redis_client import client_options
 from leadgate.runtime import Runtime
 from tests.adapters.test_properties import ALLOWED_ORIGIN
 from tests.adapters.test_properties import CONFIG

@@ -30,10 +30,10 @@ from leadgate.operations import replay_event
 from leadgate.runtime import Runtime
 from workers.errors import DeliveryError
 from workers.errors import TransientError
-from workers.graph import FormLeadsPager
-from workers.graph import GraphClient
-from workers.graph import graph_client
-from workers.graph import graph_url
+from workers.facebook_graph import FormLeadsPager
+from workers.facebook_graph import GraphClient
+from workers.facebook_graph import graph_client
+from workers.facebook_graph import graph_url
 from workers.retrying import call_with_retries
 
 __all__ = ["BackfillResult", "backfill_form", "retry_parked", "unix_day"]

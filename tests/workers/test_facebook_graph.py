@@ -24,10 +24,10 @@ from workers.delivery import deliver
 from workers.errors import OperatorActionError
 from workers.errors import PermanentError
 from workers.errors import TransientError
-from workers.graph import LEAD_FIELDS
-from workers.graph import GraphClient
-from workers.graph import classify
-from workers.graph import regain_access_seconds
+from workers.facebook_graph import LEAD_FIELDS
+from workers.facebook_graph import GraphClient
+from workers.facebook_graph import classify
+from workers.facebook_graph import regain_access_seconds
 
 ANSWERS = {"full_name": "Jane Roe", "email": "jane@example.com", "phone_number": "+14155552671"}
 

@@ -24,9 +24,9 @@ from tests.fakes.graph_api import leadgen_change
 from tests.fakes.graph_api import notification
 from tests.fakes.graph_api import post_notification
 from tests.support.config import load_config
-from workers.backfill import backfill_form
-from workers.backfill import retry_parked
-from workers.backfill import unix_day
+from workers.facebook_backfill import backfill_form
+from workers.facebook_backfill import retry_parked
+from workers.facebook_backfill import unix_day
 
 SINCE = date(2026, 11, 1)
 T0 = unix_day(SINCE)
