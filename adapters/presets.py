@@ -26,9 +26,7 @@ Pure, but for the clock the timestamped signatures compare against.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -42,6 +40,7 @@ from adapters.base import Unauthorized
 from adapters.form_fields import Entry
 from adapters.form_fields import entries_from_json
 from adapters.signatures import require_hmac_sha256
+from adapters.signatures import signature_value
 from leadgate.credentials import secrets_match
 
 __all__ = ["PRESETS", "Preset", "Signature"]
@@ -81,7 +80,7 @@ def _webflow_check(request: InboundRequest, secret: str, max_age: float, now: fl
 
 def _webflow_sign(body: bytes, secret: str, now: float, method: str, url: str) -> dict[str, str]:
     timestamp = str(int(now * 1000))
-    digest = hmac.new(secret.encode(), timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    digest = signature_value(timestamp.encode() + b":" + body, secret, prefix="")
     return {"x-webflow-timestamp": timestamp, "x-webflow-signature": digest}
 
 
@@ -109,7 +108,7 @@ def _calendly_check(request: InboundRequest, secret: str, max_age: float, now: f
 
 def _calendly_sign(body: bytes, secret: str, now: float, method: str, url: str) -> dict[str, str]:
     timestamp = str(int(now))
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    digest = signature_value(timestamp.encode() + b"." + body, secret, prefix="")
     return {"Calendly-Webhook-Signature": f"t={timestamp},v1={digest}"}
 
 
@@ -120,8 +119,7 @@ def _tally_check(request: InboundRequest, secret: str, max_age: float, now: floa
 
 
 def _tally_sign(body: bytes, secret: str, now: float, method: str, url: str) -> dict[str, str]:
-    digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-    return {"Tally-Signature": digest}
+    return {"Tally-Signature": signature_value(body, secret, encoding="base64", prefix="")}
 
 
 def _hubspot_check(request: InboundRequest, secret: str, max_age: float, now: float) -> None:
@@ -148,7 +146,7 @@ def _hubspot_check(request: InboundRequest, secret: str, max_age: float, now: fl
 def _hubspot_sign(body: bytes, secret: str, now: float, method: str, url: str) -> dict[str, str]:
     timestamp = str(int(now * 1000))
     message = (method.upper() + url).encode() + body + timestamp.encode()
-    digest = base64.b64encode(hmac.new(secret.encode(), message, hashlib.sha256).digest()).decode()
+    digest = signature_value(message, secret, encoding="base64", prefix="")
     return {"X-HubSpot-Signature-v3": digest, "X-HubSpot-Request-Timestamp": timestamp}
 
 

@@ -14,7 +14,19 @@ import hmac
 from adapters.base import Unauthorized
 from leadgate.credentials import secrets_match
 
-__all__ = ["require_hmac_sha256", "require_shared_secret"]
+__all__ = ["hmac_sha256", "require_hmac_sha256", "require_shared_secret", "signature_value"]
+
+
+def hmac_sha256(secret: str, message: bytes) -> bytes:
+    """The raw HMAC-SHA256 of ``message`` keyed with ``secret``: what every HMAC-signing sender computes."""
+    return hmac.new(secret.encode(), message, hashlib.sha256).digest()
+
+
+def signature_value(message: bytes, secret: str, *, encoding: str = "hex", prefix: str = "sha256=") -> str:
+    """The header value a sender puts on ``message`` (``sha256=<hex>`` by default): the inverse of the check."""
+    digest = hmac_sha256(secret, message)
+    text = digest.hex() if encoding == "hex" else base64.b64encode(digest).decode()
+    return f"{prefix}{text}"
 
 
 def require_shared_secret(given: str | None, expected: str | None, what: str) -> None:
@@ -46,7 +58,7 @@ def require_hmac_sha256(
         if not value.lower().startswith(prefix.lower()):
             raise Unauthorized(f"{header} must start with {prefix!r}")
         value = value[len(prefix) :]
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    digest = hmac_sha256(secret, body)
     if encoding == "hex":
         try:
             given = binascii.unhexlify(value.strip())

@@ -220,7 +220,10 @@ class ConfigSchema(Schema):
     retention_days = fields.Integer(load_default=defaults.RETENTION_DAYS, validate=validate.Range(min=1))
     data_dir = fields.String(load_default=defaults.DATA_DIR)
     destinations = fields.Dict(
-        keys=fields.String(), values=fields.Nested(DestinationConfigSchema), required=True, validate=validate.Length(min=1)
+        keys=fields.String(),
+        values=fields.Nested(DestinationConfigSchema),
+        required=True,
+        validate=validate.Length(min=1),
     )
     delivery = fields.Nested(DeliverySchema, load_default=lambda: DeliverySchema().load({}))
     sources = fields.Dict(

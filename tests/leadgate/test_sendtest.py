@@ -23,10 +23,10 @@ from click.testing import CliRunner
 from werkzeug.serving import make_server
 
 from adapters import get_adapter
+from adapters.samples import MARKER
+from adapters.samples import build_samples
 from leadgate.cli import main
-from leadgate.cli.sendtest import MARKER
 from leadgate.cli.sendtest import SendTestError
-from leadgate.cli.sendtest import build_samples
 from leadgate.cli.sendtest import hook_url
 from leadgate.cli.sendtest import send_test
 from leadgate.config import Config
