@@ -23,8 +23,6 @@ import httpx
 from adapters import get_adapter
 from adapters.base import InboundRequest
 from bench.load import form_lead
-from bench.procs import Processes
-from bench.procs import peak_rss_kib
 from bench.stack import API_KEY
 from bench.stack import FORM_SOURCE
 from bench.stack import Bench
@@ -33,6 +31,8 @@ from leadgate import metrics
 from leadgate.events import Event
 from leadgate.intake import accept
 from leadgate.runtime import Runtime
+from leadgate.sandbox.processes import Processes
+from leadgate.sandbox.processes import peak_rss_kib
 
 __all__ = ["DeliveryResults", "DeliveryRun", "measure_delivery"]
 

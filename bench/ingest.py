@@ -23,15 +23,15 @@ from bench.load import facebook_bodies
 from bench.load import form_bodies
 from bench.load import merge
 from bench.load import run_load
-from bench.procs import CpuMeter
-from bench.procs import Processes
-from bench.procs import Service
-from bench.procs import peak_rss_kib
-from bench.procs import process_children
 from bench.stack import API_KEY
 from bench.stack import FACEBOOK_SOURCE
 from bench.stack import FORM_SOURCE
 from bench.stack import Bench
+from leadgate.sandbox.processes import CpuMeter
+from leadgate.sandbox.processes import Processes
+from leadgate.sandbox.processes import Service
+from leadgate.sandbox.processes import peak_rss_kib
+from leadgate.sandbox.processes import process_children
 
 __all__ = ["IngestRun", "IngestSettings", "measure_ingestion"]
 

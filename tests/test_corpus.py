@@ -26,8 +26,8 @@ from adapters.presets import PRESETS
 from gateway import create_app
 from leadgate import runtime as runtime_module
 from leadgate.runtime import Runtime
-from tests.conftest import DESTINATION_CONFIG
-from tests.conftest import drain
+from tests.support.config import DESTINATION_CONFIG
+from tests.support.delivery import drain
 
 CORPUS = Path(__file__).parent / "corpus"
 FORM_SAMPLES = sorted((CORPUS / "forms").glob("*.json"))

@@ -20,13 +20,13 @@ import pytest
 from rq.registry import FailedJobRegistry
 
 from leadgate.embedded_redis import EmbeddedRedis
-from tests.processes import Stack
-from tests.processes import process_alive
-from tests.processes import redis_dir
-from tests.processes import report
-from tests.processes import stop_embedded_redis
-from tests.processes import summary
-from tests.processes import wait_until
+from tests.support.stack import Stack
+from tests.support.stack import process_alive
+from tests.support.stack import redis_dir
+from tests.support.stack import report
+from tests.support.stack import stop_embedded_redis
+from tests.support.stack import summary
+from tests.support.stack import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 

@@ -18,13 +18,13 @@ from adapters.base import Unauthorized
 from adapters.base import Unprocessable
 from leadgate.config import ConfigError
 from leadgate.config import SourceConfig
-from tests.fakes.graph_api import APP_SECRET
-from tests.fakes.graph_api import PAGE_ID
-from tests.fakes.graph_api import VERIFY_TOKEN
-from tests.fakes.graph_api import leadgen_change
-from tests.fakes.graph_api import notification
-from tests.fakes.graph_api import sign
 from tests.support.config import parse_yaml
+from tests.support.graph_api import APP_SECRET
+from tests.support.graph_api import PAGE_ID
+from tests.support.graph_api import VERIFY_TOKEN
+from tests.support.graph_api import leadgen_change
+from tests.support.graph_api import notification
+from tests.support.graph_api import sign
 
 CONFIG = """
 destinations:

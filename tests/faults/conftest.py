@@ -1,8 +1,8 @@
 """Fixtures for the fault-injection suite: stacks of real processes that are always torn down.
 
-Every scenario builds its own :class:`tests.processes.Stack` (Redis, the sandbox CRM,
+Every scenario builds its own :class:`tests.support.stack.Stack` (Redis, the sandbox CRM,
 gunicorn, ``leadgate worker`` processes) so counters, queues and the CRM start empty, and
-checks what the senders were told with a :class:`tests.processes.Ledger`. Whatever the
+checks what the senders were told with a :class:`tests.support.stack.Ledger`. Whatever the
 outcome, every process a stack started is SIGKILLed at teardown and a survivor fails the test.
 """
 

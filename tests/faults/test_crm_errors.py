@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 
 from leadgate.sandbox import SandboxCRM
-from tests.processes import BULK_COALESCING
-from tests.processes import Ledger
-from tests.processes import Stack
-from tests.processes import in_parallel
+from tests.support.stack import Ledger
+from tests.support.stack import Stack
+from tests.support.stack import in_parallel
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -81,7 +80,6 @@ class CrmChaos:
 ONE_LEAD_PER_CALL = pytest.param(
     {"batch_size": 1},
     id="one-lead-per-call",
-    marks=pytest.mark.skipif(not BULK_COALESCING, reason="no bulk coalescing to turn off"),
 )
 
 

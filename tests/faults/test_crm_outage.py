@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from tests.processes import Ledger
-from tests.processes import Stack
-from tests.processes import in_parallel
-from tests.processes import wait_until
+from tests.support.stack import Ledger
+from tests.support.stack import Stack
+from tests.support.stack import in_parallel
+from tests.support.stack import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.timeout(120)]
 

@@ -26,18 +26,17 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.fakes.graph_api import APP_SECRET
-from tests.fakes.graph_api import PAGE_TOKEN
-from tests.fakes.graph_api import VERIFY_TOKEN
-from tests.fakes.graph_api import FakeGraphAPI
-from tests.fakes.graph_api import leadgen_change
-from tests.fakes.graph_api import notification
-from tests.fakes.graph_api import sign
-from tests.processes import BULK_COALESCING
-from tests.processes import SOURCE_ID
-from tests.processes import Ledger
-from tests.processes import Stack
-from tests.processes import in_parallel
+from tests.support.graph_api import APP_SECRET
+from tests.support.graph_api import PAGE_TOKEN
+from tests.support.graph_api import VERIFY_TOKEN
+from tests.support.graph_api import FakeGraphAPI
+from tests.support.graph_api import leadgen_change
+from tests.support.graph_api import notification
+from tests.support.graph_api import sign
+from tests.support.stack import SOURCE_ID
+from tests.support.stack import Ledger
+from tests.support.stack import Stack
+from tests.support.stack import in_parallel
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -289,7 +288,6 @@ class DeadLettered(AssertionError):
     """The failure this test guards against (the bug it was written for), told apart from any other."""
 
 
-@pytest.mark.skipif(not BULK_COALESCING, reason="no bulk calls")
 def test_a_facebook_lead_fetched_by_the_worker_travels_in_a_bulk_call(
     make_platform_stack: Callable[..., Stack], graph: FakeGraphAPI, new_email: Callable[[str], str]
 ) -> None:

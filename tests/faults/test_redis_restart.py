@@ -8,10 +8,10 @@ import time
 import pytest
 
 from leadgate import defaults
-from tests.processes import Ledger
-from tests.processes import Stack
-from tests.processes import in_parallel
-from tests.processes import wait_until
+from tests.support.stack import Ledger
+from tests.support.stack import Stack
+from tests.support.stack import in_parallel
+from tests.support.stack import wait_until
 
 pytestmark = [
     pytest.mark.faults,

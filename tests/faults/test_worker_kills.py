@@ -11,12 +11,11 @@ from collections import Counter
 import pytest
 
 from leadgate import defaults
-from tests.processes import BULK_COALESCING
-from tests.processes import Ledger
-from tests.processes import Service
-from tests.processes import Stack
-from tests.processes import in_parallel
-from tests.processes import wait_until
+from tests.support.stack import Ledger
+from tests.support.stack import Service
+from tests.support.stack import Stack
+from tests.support.stack import in_parallel
+from tests.support.stack import wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -34,7 +33,6 @@ LEASE_SECONDS = 3
 ONE_LEAD_PER_CALL = pytest.param(
     {"batch_size": 1},
     id="one-lead-per-call",
-    marks=pytest.mark.skipif(not BULK_COALESCING, reason="no bulk coalescing to turn off"),
 )
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from gateway import create_app
 from leadgate.runtime import Runtime
-from tests.conftest import BASE_CONFIG
+from tests.support.config import BASE_CONFIG
 
 TOKEN = "adm-7f3c9a1e5b"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

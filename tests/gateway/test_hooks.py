@@ -14,8 +14,8 @@ from leadgate import runtime as runtime_module
 from leadgate.operations import replay_event
 from leadgate.redis_client import client_options
 from leadgate.runtime import Runtime
-from tests.conftest import BASE_CONFIG
-from tests.conftest import post_form
+from tests.support.config import BASE_CONFIG
+from tests.support.hooks import post_form
 
 LEAD = {"name": "Jane Roe", "email": "Jane@Example.com", "phone": "(415) 555-2671", "org": "Acme"}
 

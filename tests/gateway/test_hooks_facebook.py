@@ -13,17 +13,17 @@ from click.testing import CliRunner
 from leadgate.cli import main
 from leadgate.redis_client import client_options
 from leadgate.runtime import Runtime
-from tests.conftest import API_KEY
-from tests.conftest import BASE_CONFIG
-from tests.fakes.graph_api import PAGE_TOKEN
-from tests.fakes.graph_api import VERIFY_TOKEN
-from tests.fakes.graph_api import facebook_config
-from tests.fakes.graph_api import facebook_env
-from tests.fakes.graph_api import leadgen_change
-from tests.fakes.graph_api import notification
-from tests.fakes.graph_api import post_notification
-from tests.fakes.graph_api import sign
+from tests.support.config import API_KEY
+from tests.support.config import BASE_CONFIG
 from tests.support.config import load_config
+from tests.support.graph_api import PAGE_TOKEN
+from tests.support.graph_api import VERIFY_TOKEN
+from tests.support.graph_api import facebook_config
+from tests.support.graph_api import facebook_env
+from tests.support.graph_api import leadgen_change
+from tests.support.graph_api import notification
+from tests.support.graph_api import post_notification
+from tests.support.graph_api import sign
 
 JANE = {"full_name": "Jane Roe", "email": "jane@example.com", "phone_number": "+14155552671", "job_title": "CTO"}
 ZOE = {"first_name": "Zoë", "last_name": "Ünal", "email": "zoe@example.com", "what_is_your_budget?": "5000"}

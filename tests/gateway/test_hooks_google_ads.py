@@ -12,7 +12,7 @@ import redis
 from leadgate.config import Config
 from leadgate.redis_client import client_options
 from leadgate.runtime import Runtime
-from tests.conftest import DESTINATION_CONFIG
+from tests.support.config import DESTINATION_CONFIG
 
 KEY = "gk-7c1f0e"
 

@@ -24,8 +24,8 @@ from leadgate.operations import replay_event
 from leadgate.redis_client import client_options
 from leadgate.runtime import Runtime
 from leadgate.sandbox import SandboxCRM
-from tests.conftest import API_KEY
-from tests.conftest import DESTINATION_CONFIG
+from tests.support.config import API_KEY
+from tests.support.config import DESTINATION_CONFIG
 
 SECRET = "whsec-typeform-\u00e9t\u00e9"
 CONFIG = (

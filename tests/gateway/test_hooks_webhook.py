@@ -18,7 +18,7 @@ from leadgate import runtime as runtime_module
 from leadgate.config import Config
 from leadgate.operations import replay_event
 from leadgate.runtime import Runtime
-from tests.conftest import DESTINATION_CONFIG
+from tests.support.config import DESTINATION_CONFIG
 
 WEBFLOW_TOKEN = "wf-tok-\u00e9"
 SECRET = "whsec-json"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from leadgate.config import ConfigError
-from tests.conftest import BASE_CONFIG
+from tests.support.config import BASE_CONFIG
 
 LIMITED = BASE_CONFIG.replace("    honeypot: _gotcha\n", "    honeypot: _gotcha\n    rate_limit: 3/minute\n")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import BASE_CONFIG
-from tests.conftest import post_form
+from tests.support.config import BASE_CONFIG
+from tests.support.hooks import post_form
 
 
 def scrape(client, **kwargs) -> dict[tuple[str, tuple], float]:

@@ -15,8 +15,8 @@ from leadgate.cli import main
 from leadgate.config import Config
 from leadgate.runtime import Runtime
 from leadgate.sandbox import SandboxCRM
-from tests.conftest import API_KEY
-from tests.conftest import BASE_CONFIG
+from tests.support.config import API_KEY
+from tests.support.config import BASE_CONFIG
 from tests.support.config import load_config
 
 CLI_CONFIG = (

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 
 from leadgate.cli import main
 from leadgate.health import check
-from tests.conftest import API_KEY
-from tests.conftest import BASE_CONFIG
+from tests.support.config import API_KEY
+from tests.support.config import BASE_CONFIG
 from workers.worker import LeadWorker
 
 

@@ -19,8 +19,8 @@ from rich.console import Console
 
 from leadgate.cli.importer import run_import_command
 from leadgate.sandbox import SandboxCRM
-from tests.conftest import API_KEY
-from tests.conftest import BASE_CONFIG
+from tests.support.config import API_KEY
+from tests.support.config import BASE_CONFIG
 from tests.support.config import load_config
 from workers.importer import ImportOptions
 

@@ -11,8 +11,8 @@ import pytest
 from leadgate.logs import build_handler
 from leadgate.redaction import mask_email
 from leadgate.redaction import mask_phone
-from tests.conftest import API_KEY
-from tests.conftest import post_form
+from tests.support.config import API_KEY
+from tests.support.hooks import post_form
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from leadgate.cli.sendtest import hook_url
 from leadgate.cli.sendtest import send_test
 from leadgate.config import Config
 from leadgate.sandbox import SandboxCRM
-from tests.conftest import API_KEY
+from tests.support.config import API_KEY
 from tests.support.config import parse_yaml
 
 pytestmark = pytest.mark.timeout(120)

@@ -8,7 +8,7 @@ from collections import Counter
 from adapters import form
 from adapters.base import InboundEvent
 from leadgate.intake import accept
-from tests.conftest import BASE_CONFIG
+from tests.support.config import BASE_CONFIG
 
 
 def queue_leads(rt, count, start=0, **extra_fields):

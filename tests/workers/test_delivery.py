@@ -11,7 +11,7 @@ from adapters.base import InboundEvent
 from leadgate.config import DeliveryPolicy
 from leadgate.intake import accept
 from leadgate.operations import replay_event
-from tests.conftest import dispatch_now
+from tests.support.delivery import dispatch_now
 from workers.delivery import deliver
 from workers.outcomes import retry_delay
 

@@ -20,8 +20,8 @@ from leadgate.contract import BulkContactsRequestSchema
 from leadgate.contract import BulkDealsRequestSchema
 from leadgate.contract import BulkLeadsRequestSchema
 from leadgate.sandbox import SandboxCRM
-from tests.conftest import API_KEY
-from tests.conftest import BASE_CONFIG
+from tests.support.config import API_KEY
+from tests.support.config import BASE_CONFIG
 from tests.support.config import parse_yaml
 from workers.connectgain import ConnectGainClient
 from workers.importer import ChunkOutcome

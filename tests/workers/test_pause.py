@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from leadgate.cli import main
 from leadgate.operations import resume_destination
-from tests.conftest import post_form
+from tests.support.hooks import post_form
 
 
 def test_401_pauses_the_destination_and_resume_delivers_everything_once(client, rt, crm, deliver_all):
@@ -35,8 +35,8 @@ def test_401_pauses_the_destination_and_resume_delivers_everything_once(client, 
 
 
 def test_destinations_cli_lists_and_resumes(tmp_path, client, rt, crm, deliver_all, redis_url):
-    from tests.conftest import API_KEY
-    from tests.conftest import BASE_CONFIG
+    from tests.support.config import API_KEY
+    from tests.support.config import BASE_CONFIG
 
     path = tmp_path / "leadgate.yaml"
     path.write_text(f"redis_url: {redis_url}\n" + BASE_CONFIG.format(crm_url=crm.url, api_key=API_KEY))

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.processes import wait_until
+from tests.support.stack import wait_until
 from workers.worker import LeadWorker
 from workers.worker import run_worker
 

@@ -35,7 +35,7 @@ __all__ = [
     "wait_until",
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 T = TypeVar("T")

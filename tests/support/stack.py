@@ -35,7 +35,6 @@ from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
 import httpx
-import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 from redis.backoff import NoBackoff
@@ -43,19 +42,17 @@ from redis.retry import Retry
 from rq import Worker
 from rq.registry import FailedJobRegistry
 
-from bench.procs import free_port
-from bench.procs import wait_until
 from leadgate.config import Config
-from leadgate.config import DeliverySchema
 from leadgate.embedded_redis import EmbeddedRedis
 from leadgate.events import Event
 from leadgate.events import EventStore
 from leadgate.queue import delivery_queue
 from leadgate.sandbox import SandboxCRM
+from leadgate.sandbox.processes import free_port
+from leadgate.sandbox.processes import wait_until
 from tests.support.config import load_config
 
 __all__ = [
-    "BULK_COALESCING",
     "Ledger",
     "Service",
     "Stack",
@@ -70,7 +67,7 @@ __all__ = [
     "with_db",
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 API_KEY = "cg_e2e"
 SOURCE_ID = "contact-us"
@@ -98,7 +95,6 @@ sources:
     phone_region: US
 """
 
-BULK_COALESCING = "batch_size" in DeliverySchema().fields
 """Whether workers may send queued leads together in one bulk call (``delivery.batch_size: 1`` turns it off)."""
 
 T = TypeVar("T")
@@ -694,21 +690,3 @@ def summary(events: dict[str, Event]) -> dict[str, Any]:
     for event in events.values():
         counts[event.status] = counts.get(event.status, 0) + 1
     return counts
-
-
-@pytest.fixture
-def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
-    """Builds a :class:`Stack` in ``tmp_path`` (keyword arguments tune it); closes all of them after,
-    and fails the test when any process survives teardown."""
-    stacks: list[Stack] = []
-
-    def build(**options: Any) -> Stack:
-        stack = Stack(tmp_path, **options)
-        stacks.append(stack)
-        return stack
-
-    yield build
-    for stack in stacks:
-        stack.close()
-    leftovers = [name for stack in stacks for name in stack.leftovers()]
-    assert not leftovers, f"processes survived teardown: {leftovers}"
