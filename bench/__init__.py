@@ -1,1 +1,1 @@
-"""The leadgate benchmark: ``python -m bench.run`` (see ``bench/README.md``). Not a test."""
+"""The leadgate benchmark: ``python -m bench.run`` (see ``docs/benchmarks.md``). Not a test."""

@@ -25,6 +25,18 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+import gateway.hooks as hooks
+from bench.load import facebook_bodies
+from bench.load import form_bodies
+from bench.load import run_load
+from bench.stack import API_KEY
+from bench.stack import FACEBOOK_SOURCE
+from bench.stack import FORM_SOURCE
+from bench.stack import Bench
+from bench.stack import base_env
+from gateway import create_app
+from leadgate.sandbox.processes import Processes
+
 __all__ = ["instrumented_app", "main"]
 
 STEPS = ("accept", "prepare", "inbound_request", "request_meta", "default_reply", "with_cors")
@@ -33,9 +45,6 @@ STEPS = ("accept", "prepare", "inbound_request", "request_meta", "default_reply"
 
 def instrumented_app() -> Any:
     """The gateway app with its steps timed; used as ``gunicorn ... "bench.phases:instrumented_app()"``."""
-    import gateway.hooks as hooks
-    from gateway import create_app
-
     out = Path(os.environ["BENCH_PHASES_DIR"])
     totals: dict[str, float] = {}
     lock = threading.Lock()
@@ -96,16 +105,6 @@ def instrumented_app() -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from bench.load import facebook_bodies
-    from bench.load import form_bodies
-    from bench.load import run_load
-    from bench.stack import API_KEY
-    from bench.stack import FACEBOOK_SOURCE
-    from bench.stack import FORM_SOURCE
-    from bench.stack import Bench
-    from bench.stack import base_env
-    from leadgate.sandbox.processes import Processes
-
     parser = argparse.ArgumentParser(prog="python -m bench.phases", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--source", choices=("form", "facebook"), default="form")

@@ -1,4 +1,4 @@
-"""``python -m bench.run [--quick]``: the leadgate benchmark, one command, one table (see bench/README.md).
+"""``python -m bench.run [--quick]``: the leadgate benchmark, one command, one table (see docs/benchmarks.md).
 
 Starts everything it measures (an embedded Redis, the sandbox CRM, gunicorn with the production
 ``gunicorn.conf.py``, ``leadgate worker``) on 127.0.0.1, bounds every load in time and count, stops

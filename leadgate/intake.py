@@ -1,9 +1,10 @@
-"""Acknowledging an inbound event: dedupe, store and enqueue in one Redis transaction.
+"""Acknowledging an inbound event: dedupe and store it, due for delivery, in one atomic Redis step.
 
-This is the durability line. When :func:`accept` returns, the event, its dedupe keys,
-its place in the due set and its delivery job were written together (one Lua script,
-atomic like MULTI/EXEC), so a 2xx can be sent. When Redis is unreachable it raises
-``redis.RedisError`` and the gateway answers 503 so the sender retries.
+This is the durability line. When :func:`accept` returns, the event record, its dedupe keys,
+its entry in the due set (the queue: ``leadgate.queue``'s dispatcher turns due events into RQ
+jobs within a millisecond) and a wake token were written together by one Lua script, so a 2xx
+can be sent. No RQ job is written here. When Redis is unreachable it raises ``redis.RedisError``
+and the gateway answers 503 so the sender retries.
 """
 
 from __future__ import annotations

@@ -133,10 +133,11 @@ class CpuMeter:
 
 
 class Service:
-    """One child process in its own process group, logging to a file."""
+    """One child process in its own process group, logging to a file (gunicorn, a worker, the sandbox CRM)."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path):
         self.name = name
+        self.argv = argv
         self.log_path = log_path
         self._log = open(log_path, "ab")
         self.proc = subprocess.Popen(
@@ -156,6 +157,42 @@ class Service:
     @property
     def running(self) -> bool:
         return self.proc.poll() is None
+
+    def signal(self, signum: int, group: bool = False) -> None:
+        """Sends ``signum`` to the process (``group``: to its whole process group)."""
+        try:
+            if group:
+                os.killpg(self.proc.pid, signum)
+            else:
+                self.proc.send_signal(signum)
+        except ProcessLookupError:
+            pass
+
+    def wait(self, timeout: float) -> int:
+        """The exit code; raises ``subprocess.TimeoutExpired`` if it is still running after ``timeout``."""
+        return self.proc.wait(timeout)
+
+    def group_size(self) -> int:
+        """How many live processes this service's group holds (a gunicorn master and its workers)."""
+        return sum(1 for pgid, state in process_groups() if pgid == self.proc.pid and state != "Z")
+
+    def group_alive(self) -> bool:
+        """Whether any live process of this service's group (e.g. a gunicorn worker) still exists.
+
+        Zombies do not count: orphaned children of a killed gunicorn master wait for init to reap them.
+        """
+        return any(pgid == self.proc.pid and state != "Z" for pgid, state in process_groups())
+
+    def kill(self) -> None:
+        """SIGKILLs the whole group and reaps the leader; safe to call twice."""
+        if self.running or self.group_alive():
+            self.signal(signal.SIGKILL, group=True)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
+            pass
+        if not self._log.closed:
+            self._log.close()
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM to the group (a graceful stop), SIGKILL if it is still there after ``timeout``."""
@@ -177,11 +214,12 @@ class Service:
         if not self._log.closed:
             self._log.close()
 
-    def tail(self, lines: int = 20) -> str:
+    def tail(self, lines: int = 30) -> str:
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
             return ""
+        return "\n".join(text.splitlines()[-lines:])
 
 
 class Processes:
@@ -231,9 +269,9 @@ class Processes:
         if pid is None:
             return
         deadline = time.monotonic() + 5
-        while _alive(pid) and time.monotonic() < deadline:
+        while process_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        if _alive(pid) and b"redis-server" in _cmdline(pid):
+        if process_alive(pid) and b"redis-server" in _cmdline(pid):
             os.kill(pid, signal.SIGKILL)
 
     # the CRM, gunicorn, workers ------------------------------------------------------------------
@@ -275,7 +313,20 @@ def _answers(url: str, service: Service) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
+def process_groups() -> list[tuple[int, str]]:
+    """(process group, state) of every process on the machine, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # exited while we looked
+        found.append((int(fields[2]), fields[0]))
+    return found
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` still runs; a zombie waiting for init to reap it (the daemon is not our child) is gone."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):

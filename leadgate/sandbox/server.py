@@ -173,20 +173,9 @@ class SandboxCRM:
 
     # -- faults ----------------------------------------------------------------------------------
 
-    def set_faults(
-        self,
-        status: int | None = None,
-        retry_after: float | None = None,
-        count: int | None = None,
-        latency: float = 0.0,
-        drop: bool = False,
-        error_rate: float | None = None,
-        paths: list[str] | None = None,
-        after_commit: bool = False,
-        seed: int | None = None,
-    ) -> None:
-        """Replace the fault set; ``count`` is how many requests get the error (or the latency, if that is all)."""
-        faults = build_faults(status, retry_after, count, latency, drop, error_rate, paths, after_commit, seed)
+    def set_faults(self, **options: Any) -> None:
+        """Replace the fault set (:func:`build_faults`' arguments); ``count`` is how many requests get the error."""
+        faults = build_faults(**options)
         with self._lock:
             self._faults.replace(faults, self.seed)
 

@@ -458,10 +458,8 @@ sources:
     assert lead["tags"] == ["{email}", "website"]
 
 
-def test_the_readme_examples_load_and_map_the_shapes_they_describe():
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    start = readme.index("## Any JSON webhook")
-    section = readme[start : readme.index("\n## ", start + 1)]
+def test_the_documented_examples_load_and_map_the_shapes_they_describe():
+    section = (Path(__file__).resolve().parents[2] / "docs" / "sources" / "json.md").read_text(encoding="utf-8")
     webflow_yaml, presets_yaml, calendly_yaml = re.findall(r"```yaml\n(.*?)```", section, re.S)
     head = 'destinations: {main: {base_url: "http://127.0.0.1:9", api_key: k}}\n'
     env = {"WEBFLOW_HOOK_TOKEN": "t", "CALENDLY_HOOK_TOKEN": "c"}

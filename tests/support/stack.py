@@ -48,7 +48,9 @@ from leadgate.events import Event
 from leadgate.events import EventStore
 from leadgate.queue import delivery_queue
 from leadgate.sandbox import SandboxCRM
+from leadgate.sandbox.processes import Service
 from leadgate.sandbox.processes import free_port
+from leadgate.sandbox.processes import process_alive
 from leadgate.sandbox.processes import wait_until
 from tests.support.config import load_config
 
@@ -116,76 +118,6 @@ def with_db(url: str, db: int) -> str:
         query["db"] = str(db)
         return f"unix://{parts.path}?{urlencode(query)}"  # urlunsplit would drop the empty host's "//"
     return urlunsplit(parts._replace(path=f"/{db}"))
-
-
-class Service:
-    """One subprocess in its own process group, logging to a file."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path):
-        self.name = name
-        self.argv = argv
-        self.log_path = log_path
-        self._log = open(log_path, "ab")
-        self.proc = subprocess.Popen(
-            argv,
-            env=env,
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
-    def running(self) -> bool:
-        return self.proc.poll() is None
-
-    def signal(self, signum: int, group: bool = False) -> None:
-        """Sends ``signum`` to the process (``group``: to its whole process group)."""
-        try:
-            if group:
-                os.killpg(self.proc.pid, signum)
-            else:
-                self.proc.send_signal(signum)
-        except ProcessLookupError:
-            pass
-
-    def wait(self, timeout: float) -> int:
-        """The exit code; raises ``subprocess.TimeoutExpired`` if it is still running after ``timeout``."""
-        return self.proc.wait(timeout)
-
-    def group_size(self) -> int:
-        """How many live processes this service's group holds (a gunicorn master and its workers)."""
-        return sum(1 for pgid, state in _process_groups() if pgid == self.proc.pid and state != "Z")
-
-    def group_alive(self) -> bool:
-        """Whether any live process of this service's group (e.g. a gunicorn worker) still exists.
-
-        Zombies do not count: orphaned children of a killed gunicorn master wait for init to reap them.
-        """
-        return any(pgid == self.proc.pid and state != "Z" for pgid, state in _process_groups())
-
-    def kill(self) -> None:
-        """SIGKILLs the whole group and reaps the leader; safe to call twice."""
-        if self.running or self.group_alive():
-            self.signal(signal.SIGKILL, group=True)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
-            pass
-        if not self._log.closed:
-            self._log.close()
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
 
 
 class Stack:
@@ -641,26 +573,6 @@ def stop_embedded_redis(server: EmbeddedRedis, timeout: float = 5.0) -> None:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-
-
-def _process_groups() -> list[tuple[int, str]]:
-    """(process group, state) of every process on the machine, from /proc."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # exited while we looked
-        found.append((int(fields[2]), fields[0]))
-    return found
-
-
-def process_alive(pid: int) -> bool:
-    """Whether ``pid`` still runs; a zombie waiting for init to reap it (the daemon is not our child) is gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def _redis_pid(server: EmbeddedRedis) -> int | None:
