@@ -1,132 +1,14 @@
-"""The ``leadgate`` command, driven through click against the real Redis and the sandbox CRM."""
+"""``leadgate events`` and ``leadgate dlq``, against the real Redis and the sandbox CRM."""
 
 from __future__ import annotations
 
-import json
-import re
-from pathlib import Path
-from typing import Any
-
 import pytest
-from click.testing import CliRunner
-from click.testing import Result
 
-from leadgate.cli import main
-from leadgate.config import Config
-from leadgate.runtime import Runtime
-from leadgate.sandbox import SandboxCRM
-from tests.support.config import API_KEY
-from tests.support.config import BASE_CONFIG
-from tests.support.config import load_config
-
-CLI_CONFIG = (
-    BASE_CONFIG
-    + """  careers:
-    kind: form
-    source: careers_page
-"""
-)
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-@pytest.fixture
-def config_file(tmp_path: Path, crm: SandboxCRM, redis_url: str) -> Path:
-    """The file the CLI reads: the test config (two form sources) plus the test Redis."""
-    path = tmp_path / "leadgate.yaml"
-    text = f"redis_url: {json.dumps(redis_url)}\n" + CLI_CONFIG.format(crm_url=crm.url, api_key=API_KEY)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-@pytest.fixture
-def config(config_file: Path) -> Config:
-    """The app and ``rt`` fixtures use the very file the CLI reads."""
-    return load_config(config_file, environ={})
-
-
-def cli(config_file: Path, *args: str) -> Result:
-    """Runs ``leadgate ARGS --config FILE``; output is stdout and stderr, colour codes stripped."""
-    return CliRunner().invoke(main, [*args, "--config", str(config_file)])
-
-
-def text(result: Result) -> str:
-    return ANSI.sub("", result.output)
-
-
-def cli_json(config_file: Path, *args: str) -> list[dict[str, Any]]:
-    result = cli(config_file, *args, "--json")
-    assert result.exit_code == 0, text(result)
-    return json.loads(result.stdout)
-
-
-def post(client: Any, email: str, source: str = "contact-us") -> str:
-    response = client.post(f"/hooks/{source}", data={"name": "Jane Roe", "email": email})
-    assert response.status_code == 202, response.get_data(as_text=True)
-    return response.get_json()["event_id"]
-
-
-def dead_letter(client: Any, rt: Runtime, crm: SandboxCRM, deliver_all: Any, *emails: str) -> list[str]:
-    """Posts one lead per e-mail while the CRM answers 400, so each is dead-lettered; then heals the CRM."""
-    crm.set_faults(status=400)
-    ids = [post(client, email) for email in emails]
-    deliver_all(rt)
-    crm.clear_faults()
-    assert [rt.store.get(i).status for i in ids] == ["dead"] * len(ids)
-    return ids
-
-
-# check-config
-
-
-def test_check_config_prints_every_source_with_its_url(config_file):
-    result = CliRunner().invoke(main, ["check-config"], env={"LEADGATE_CONFIG": str(config_file)})
-    assert result.exit_code == 0, text(result)
-    output = text(result)
-    assert "/hooks/contact-us" in output
-    assert "/hooks/careers" in output
-    assert "careers_page" in output
-    assert "website_form" in output
-    assert str(config_file) in output
-    assert "3 attempts" in output
-
-
-def test_check_config_prints_the_whole_url_with_a_public_url(config_file):
-    config_file.write_text("public_url: https://leads.example-company.com\n" + config_file.read_text())
-    output = text(cli(config_file, "check-config"))
-    assert "https://leads.example-company.com/hooks/contact-us" in output
-
-
-def test_check_config_with_a_bad_config_exits_nonzero_naming_the_key(config_file):
-    config_file.write_text(config_file.read_text().replace("max_attempts: 3", "max_attempts: 0"))
-    result = cli(config_file, "check-config")
-    assert result.exit_code == 2
-    assert "delivery.max_attempts" in text(result)
-    assert "/hooks/" not in text(result)
-
-
-def test_missing_config_file_exits_nonzero_naming_the_path(tmp_path):
-    missing = tmp_path / "absent.yaml"
-    result = CliRunner().invoke(main, ["events"], env={"LEADGATE_CONFIG": str(missing)})
-    assert result.exit_code == 2
-    assert str(missing) in text(result)
-
-
-def test_config_error_text_is_printed_verbatim(config_file):
-    config_file.write_text(config_file.read_text().replace("tags: [website]", "tags: [website] [ads]"))
-    result = cli(config_file, "check-config")
-    assert result.exit_code == 2
-    assert "[website] [ads]" in text(result)
-
-
-def test_unreachable_redis_exits_3(config_file):
-    lines = config_file.read_text().splitlines()
-    config_file.write_text("\n".join(["redis_url: redis://127.0.0.1:1/0", *lines[1:]]) + "\n")
-    result = cli(config_file, "events")
-    assert result.exit_code == 3
-    assert "cannot reach redis" in text(result)
-
-
-# events
+from tests.support.cli import cli
+from tests.support.cli import cli_json
+from tests.support.cli import dead_letter
+from tests.support.cli import post
+from tests.support.cli import text
 
 
 def test_events_json_lists_a_posted_event_and_its_delivery(client, rt, crm, config_file, deliver_all):
@@ -296,19 +178,3 @@ def test_dlq_usage_errors_change_nothing(client, rt, crm, config_file, deliver_a
     assert "give one EVENT_ID or --all" in text(result)
     assert [e["id"] for e in cli_json(config_file, "dlq", "list")] == [event_id]
     assert rt.store.get(event_id).status == "dead"
-
-
-# worker
-
-
-def test_worker_burst_delivers_a_queued_event(client, rt, crm, config_file):
-    event_id = post(client, "jane@example.com")
-    assert rt.store.due_count() == 1
-    result = cli(config_file, "worker", "--burst")
-    assert result.exit_code == 0, text(result)
-    assert "delivering for 2 sources" in text(result)
-    assert crm.deliveries_by_email() == {"jane@example.com": 1}
-    event = rt.store.get(event_id)
-    assert event.status == "delivered"
-    assert event.contact_id == crm.contacts[0]["id"]
-    assert rt.store.due_count() == 0

@@ -14,7 +14,7 @@ import pytest
 from leadgate.sandbox import SandboxCRM
 
 KEY = {"X-API-Key": "cg_test"}
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
