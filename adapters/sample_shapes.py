@@ -69,7 +69,7 @@ def _shape(node: Mapping[str, Any], value: Any) -> Any:
 def _satisfying(condition: Mapping[str, Any], element: Any) -> Any:
     """``element`` with what a ``name == 'literal'`` filter needs to keep it."""
     children = [child for child in condition.get("children", ()) if isinstance(child, Mapping)]
-    kinds = sorted(child.get("type") for child in children)
+    kinds = sorted(child.get("type", "") for child in children)
     if condition.get("type") != "comparator" or condition.get("value") != "eq" or kinds != ["field", "literal"]:
         raise NoShape("filter")
     if not isinstance(element, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from adapters import KINDS
 from gateway import admin_api
@@ -29,6 +30,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     if runtime is None:
         runtime = Runtime.from_config(config if config is not None else load_config(kinds=KINDS))
     app.extensions["leadgate"] = runtime
+    assert isinstance(app.json, DefaultJSONProvider)  # a new Flask app's provider is the default one
     app.json.sort_keys = False
     responses.init_app(app)
     limits.init_app(app)

@@ -90,7 +90,7 @@ def _load(schema: Any) -> dict[str, Any] | Response:
     try:
         return schema.load({name: value for name, value in request.args.items() if value != ""})
     except ValidationError as err:
-        return error_response(400, "bad_request", "invalid query parameters", err.messages)
+        return error_response(400, "bad_request", "invalid query parameters", err.messages_dict)
 
 
 @bp.get("/sources")

@@ -22,9 +22,9 @@ from flask import abort
 from flask import current_app
 from flask import request
 from flask import session
-from flask_wtf.csrf import generate_csrf
+from flask_wtf.csrf import generate_csrf  # type: ignore[import-untyped]  # Flask-WTF ships no types (whole module)
 from flask_wtf.csrf import validate_csrf
-from wtforms.validators import ValidationError
+from wtforms.validators import ValidationError  # type: ignore[import-untyped]  # types-WTForms is not installed
 
 from gateway.responses import error_response
 from leadgate.credentials import bearer_token
@@ -97,7 +97,9 @@ def require_bearer() -> Response | None:
 
 def logged_in() -> bool:
     token = admin_token()
-    return bool(token) and secrets_match(session.get("admin"), _derive(token, LOGIN_LABEL))
+    if not token:
+        return False
+    return secrets_match(session.get("admin"), _derive(token, LOGIN_LABEL))
 
 
 def log_in(given: str | None) -> bool:

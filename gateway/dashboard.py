@@ -25,6 +25,7 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from marshmallow import ValidationError
+from werkzeug.wrappers import Response as BaseResponse
 
 from gateway import auth
 from gateway.admin_api import event_detail
@@ -149,7 +150,7 @@ def login() -> Any:
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> BaseResponse:
     auth.log_out()
     flash("Logged out.", "ok")
     return redirect(url_for("dashboard.login"), code=303)
@@ -164,7 +165,7 @@ def index() -> Any:
 
 
 @bp.post("/destinations/<name>/resume")
-def resume(name: str) -> Response:
+def resume(name: str) -> BaseResponse:
     if name not in runtime().config.destinations:
         flash(f"No destination named {name}.", "error")
     else:

@@ -134,6 +134,8 @@ def receive(source_id: str) -> Response:
         count_refusal(source, "invalid")
         message = f"the body is larger than {source.max_body_bytes} bytes"
         return refuse(adapter, source, 413, "payload_too_large", message)
+    # Every config is loaded against the kinds registry (adapters.KINDS), so a configured source's kind exists.
+    assert adapter is not None
     try:
         adapter.verify(inbound, source)
         events = adapter.parse(inbound, source)
@@ -169,9 +171,11 @@ def receive(source_id: str) -> Response:
     refused = [(a, item[4]) for a, item in zip(accepted, prepared, strict=True) if item[4] is not None]
     if refused:
         # Stored as rejected (replayable after a field_map fix), and still told to the sender.
-        stored, err = refused[0]
-        errors = {**err.errors, "event_id": stored.event_id}
-        return refuse(adapter, source, err.status, error_name(err), err.message, errors, event_id=stored.event_id)
+        stored, refusal = refused[0]
+        errors = {**refusal.errors, "event_id": stored.event_id}
+        return refuse(
+            adapter, source, refusal.status, error_name(refusal), refusal.message, errors, event_id=stored.event_id
+        )
     acknowledge = getattr(adapter, "acknowledge", None)
     custom = acknowledge(accepted, inbound, source) if acknowledge else None
     return with_cors(source, reply(custom) if custom is not None else default_reply(accepted))

@@ -33,8 +33,8 @@ bp = Blueprint("openapi", __name__)
 RULE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 JSON = "application/json"
 HTML = "text/html"
-ADMIN = [{"adminToken": []}]
-DASHBOARD = [{"dashboardSession": []}]
+ADMIN: list[dict[str, list[str]]] = [{"adminToken": []}]
+DASHBOARD: list[dict[str, list[str]]] = [{"dashboardSession": []}]
 
 
 def body(description: str, schema: Any = None, media: str = JSON, headers: dict[str, Any] | None = None) -> dict:

@@ -31,12 +31,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
+from typing import cast
 
 import redis
 
 from leadgate import defaults
 from leadgate.lifecycle import CLAIMABLE
 from leadgate.lifecycle import DeliveryLifecycle
+from leadgate.lifecycle import hash_mapping
 
 __all__ = ["CLAIMABLE", "FINAL", "PARKED", "Event", "EventStore", "STATUSES"]
 
@@ -74,6 +76,15 @@ def new_event_id(now: float | None = None) -> str:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _scored(rows: object) -> list[tuple[bytes | str, float]]:
+    """A ``withscores=True`` range reply as the ``(member, score)`` pairs it is.
+
+    redis-py types every sorted-set range reply as one union (members only, pairs, or RESP3 lists) whatever
+    ``withscores`` says; with scores and the client's default ``legacy_responses``, each row is a pair.
+    """
+    return cast(list[tuple[bytes | str, float]], rows)
 
 
 @dataclass
@@ -220,7 +231,7 @@ class EventStore(DeliveryLifecycle):
     ) -> None:
         """Queues the commands that create an event on a pipeline already in MULTI."""
         encoded = encode_fields(fields)
-        pipe.hset(self.key(event_id), mapping=encoded)
+        pipe.hset(self.key(event_id), mapping=hash_mapping(encoded))
         received = float(fields["received_at"])
         pipe.zadd(self.index_key, {event_id: received})
         pipe.zadd(self.source_index_key(str(fields["source"])), {event_id: received})
@@ -235,7 +246,7 @@ class EventStore(DeliveryLifecycle):
             pipe.zadd(self.dead_key, {event_id: received})
 
     def update(self, event_id: str, **fields: Any) -> None:
-        self.redis.hset(self.key(event_id), mapping=encode_fields({**fields, "updated_at": time.time()}))
+        self.redis.hset(self.key(event_id), mapping=hash_mapping(encode_fields({**fields, "updated_at": time.time()})))
 
     # reading
     def get(self, event_id: str) -> Event | None:
@@ -297,12 +308,14 @@ class EventStore(DeliveryLifecycle):
         position = after
         while True:
             if position is None:
-                rows = self.redis.zrevrangebyscore(index, "+inf", "-inf", start=0, num=batch, withscores=True)
+                rows = _scored(self.redis.zrevrangebyscore(index, "+inf", "-inf", start=0, num=batch, withscores=True))
             else:
                 score, last_id = position
-                ties = self.redis.zrevrangebyscore(index, score, score, withscores=True)
+                ties = _scored(self.redis.zrevrangebyscore(index, score, score, withscores=True))
                 rows = [row for row in ties if _text(row[0]) < last_id]
-                rows += self.redis.zrevrangebyscore(index, f"({score!r}", "-inf", start=0, num=batch, withscores=True)
+                rows += _scored(
+                    self.redis.zrevrangebyscore(index, f"({score!r}", "-inf", start=0, num=batch, withscores=True)
+                )
             if not rows:
                 return
             pairs = [(_text(member), float(score)) for member, score in rows]

@@ -19,13 +19,18 @@ import json
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 from typing import Any
+from typing import cast
 
-import redis
+from redis import Redis
+from redis.client import Pipeline
+from redis.typing import EncodableT
+from redis.typing import FieldT
 
 from leadgate import metrics
 
-__all__ = ["CLAIMABLE", "DeliveryLifecycle", "OUTCOME_COUNTERS"]
+__all__ = ["CLAIMABLE", "DeliveryLifecycle", "OUTCOME_COUNTERS", "hash_mapping"]
 
 CLAIMABLE = frozenset({"queued", "delivering", "retrying"})
 """Statuses a delivery job may pick up."""
@@ -176,15 +181,51 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def hash_mapping(fields: Mapping[str, str]) -> Mapping[FieldT, EncodableT]:
+    """Encoded event fields as HSET's ``mapping=``, unchanged.
+
+    redis-py types ``mapping`` as ``Mapping[FieldT, EncodableT]``, and a ``Mapping``'s key type is invariant,
+    so a ``dict[str, str]`` (str being one of the ``FieldT`` members) is refused; the cast only widens it.
+    """
+    return cast(Mapping[FieldT, EncodableT], fields)
+
+
 class DeliveryLifecycle:
     """The state transitions of :class:`~leadgate.events.EventStore` (a mixin: keys come from the store)."""
 
-    redis: redis.Redis
+    redis: Redis
     prefix: str
     retention_seconds: int
     encode: Callable[[Mapping[str, Any]], dict[str, str]]
 
-    def register_scripts(self, client: redis.Redis) -> None:
+    if TYPE_CHECKING:
+        # The keys the transitions touch, which EventStore defines. Declared for the type checker only: at run
+        # time the store's own are the only ones, with no mixin stand-in to fall back on by mistake.
+        def key(self, event_id: str) -> str: ...
+
+        def attempts_key(self, event_id: str) -> str: ...
+
+        def ready_key(self, destination: str) -> str: ...
+
+        @property
+        def due_key(self) -> str: ...
+
+        @property
+        def dead_key(self) -> str: ...
+
+        @property
+        def backlog_key(self) -> str: ...
+
+        @property
+        def wake_key(self) -> str: ...
+
+        @property
+        def paused_key(self) -> str: ...
+
+        @property
+        def parked_key(self) -> str: ...
+
+    def register_scripts(self, client: Redis) -> None:
         self._claim = client.register_script(_CLAIM)
         self._dispatch = client.register_script(_DISPATCH)
         self._finish = client.register_script(_FINISH)
@@ -295,7 +336,7 @@ class DeliveryLifecycle:
         now = time.time()
         values = {"status": "queued", "attempts": 0, "next_attempt_at": "", **(fields or {})}
         with self.redis.pipeline() as pipe:
-            pipe.hset(key, mapping=self.encode({**values, "updated_at": now}))
+            pipe.hset(key, mapping=hash_mapping(self.encode({**values, "updated_at": now})))
             pipe.persist(key)
             pipe.persist(self.attempts_key(event_id))
             pipe.zrem(self.dead_key, event_id)
@@ -308,7 +349,7 @@ class DeliveryLifecycle:
             self.wake(pipe)
             pipe.execute()
 
-    def wake(self, pipe: redis.client.Pipeline) -> None:
+    def wake(self, pipe: Pipeline) -> None:
         """Tells a waiting dispatcher there is work now (one token at most is kept: wakes coalesce)."""
         pipe.lpush(self.wake_key, 1)
         pipe.ltrim(self.wake_key, 0, 0)

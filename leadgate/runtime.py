@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-import redis
+from redis import Redis
 from rq import Queue
 
 from leadgate.config import Config
@@ -26,12 +26,12 @@ __all__ = ["Runtime", "current", "install"]
 @dataclass
 class Runtime:
     config: Config
-    redis: redis.Redis
+    redis: Redis
     store: EventStore
     queue: Queue
 
     @classmethod
-    def from_config(cls, config: Config, client: redis.Redis | None = None) -> Runtime:
+    def from_config(cls, config: Config, client: Redis | None = None) -> Runtime:
         client = client if client is not None else redis_for(config)
         return cls(
             config=config,

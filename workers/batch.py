@@ -76,8 +76,8 @@ def deliver_batch(
         reason = str(item.get("error") or item.get("message") or "failed") if item else "missing from results[]"
         attempt["response"] = _short(item) if item else ""
         rt.store.update(event.id, batchable=False)  # its next try goes alone, to get its own status code
-        err = TransientError(f"bulk item {index} failed ({reason}); retrying it alone", status_code=status)
-        record_failure(rt, event, member_dispatch, member_attempt, attempt, started, err, next_at=time.time())
+        failure = TransientError(f"bulk item {index} failed ({reason}); retrying it alone", status_code=status)
+        record_failure(rt, event, member_dispatch, member_attempt, attempt, started, failure, next_at=time.time())
     return _leader_outcome(rt, leader)
 
 

@@ -20,12 +20,20 @@ class Closeable(Protocol):
 
 
 C = TypeVar("C", bound=Closeable)
+C_co = TypeVar("C_co", bound=Closeable, covariant=True)
 
-_clients: dict[type[Any], Any] = {}
+
+class ClientKind(Protocol[C_co]):
+    """A client class as the pool builds it: by keyword ``timeout`` alone, the other options at their defaults."""
+
+    def __call__(self, *, timeout: float) -> C_co: ...
+
+
+_clients: dict[ClientKind[Any], Any] = {}
 _lock = threading.Lock()
 
 
-def pooled(kind: type[C], timeout: float) -> C:
+def pooled(kind: ClientKind[C], timeout: float) -> C:
     """This process's client of ``kind`` (built with ``timeout`` the first time)."""
     with _lock:
         client = _clients.get(kind)

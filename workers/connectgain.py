@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,8 +113,10 @@ class ConnectGainClient:
             )
         data = body.get("data") if isinstance(body, dict) else None
         data = data if isinstance(data, dict) else {}
-        contact = data.get("contact") if isinstance(data.get("contact"), dict) else {}
-        deal = data.get("deal") if isinstance(data.get("deal"), dict) else {}
+        contact = data.get("contact")
+        contact = contact if isinstance(contact, dict) else {}
+        deal = data.get("deal")
+        deal = deal if isinstance(deal, dict) else {}
         return CreatedLead(
             contact_id=str(contact.get("id") or ""),
             deal_id=str(deal.get("id") or ""),
@@ -123,7 +126,7 @@ class ConnectGainClient:
         )
 
     def create_leads_bulk(
-        self, destination: Destination, leads: list[Mapping[str, Any]], idempotency_key: str | None = None
+        self, destination: Destination, leads: Sequence[Mapping[str, Any]], idempotency_key: str | None = None
     ) -> tuple[int, dict[int, dict[str, Any]]]:
         """``POST /create-leads-bulk`` (at most 100); returns the status and ``results[]`` by ``index``.
 

@@ -235,8 +235,10 @@ class FormLeadsPager:
         body = self.client.get(self.url, self.params)
         data = body.get("data")
         page = [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
-        paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
-        cursors = paging.get("cursors") if isinstance(paging.get("cursors"), dict) else {}
+        paging = body.get("paging")
+        paging = paging if isinstance(paging, dict) else {}
+        cursors = paging.get("cursors")
+        cursors = cursors if isinstance(cursors, dict) else {}
         next_url, after = paging.get("next"), cursors.get("after")
         if not page or not next_url:
             self.done = True
@@ -270,7 +272,8 @@ def fetch_leadgen(rt: Runtime, event: Event, source: SourceConfig) -> dict[str, 
     raw = dict(event.raw or {})
     if isinstance(raw.get("lead"), dict):
         return raw
-    webhook = raw.get("webhook") if isinstance(raw.get("webhook"), dict) else {}
+    webhook = raw.get("webhook")
+    webhook = webhook if isinstance(webhook, dict) else {}
     leadgen_id = webhook.get("leadgen_id")
     if not leadgen_id:
         raise PermanentError("the stored event names no leadgen_id to fetch")

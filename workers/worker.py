@@ -62,7 +62,7 @@ class LeadWorker(SimpleWorker):
     def stop_signalled(self) -> bool:
         return self.stop.is_set()
 
-    def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:  # type: ignore[override]
+    def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
         self.listens_for_commands = not burst
         return super().work(burst, *args, **kwargs)
 
@@ -72,7 +72,8 @@ class LeadWorker(SimpleWorker):
             return
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(
+        # RQ's subscribe() does the same; its __init__ sets ``pubsub_thread = None`` unannotated, so mypy types it None.
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
             sleep_time=COMMAND_POLL_SECONDS, daemon=True, exception_handler=_keep_listening
         )
 

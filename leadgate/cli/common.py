@@ -9,6 +9,7 @@ from datetime import datetime
 from datetime import timezone
 from functools import wraps
 from typing import Any
+from typing import NoReturn
 
 import click
 import redis
@@ -29,7 +30,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     err_console.print(f"[bold red]leadgate:[/] {escape(message)}", highlight=False)
     sys.exit(code)
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn
 from rich.progress import Progress
+from rich.progress import TaskID
 from rich.progress import TaskProgressColumn
 from rich.progress import TextColumn
 from rich.progress import TimeElapsedColumn
@@ -66,7 +67,7 @@ class ConsoleListener(ImportListener):
         self.console = console
         self.rejects = 0
         self.progress: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
 
     def started(self, plan: ImportPlan) -> None:
         for note in plan.notes:

@@ -51,7 +51,8 @@ class Exchange:
         data = self.data
         if not isinstance(data, dict):
             return []
-        items = data.get("events") if isinstance(data.get("events"), list) else [data]
+        items = data.get("events")
+        items = items if isinstance(items, list) else [data]
         return [str(item["status"]) for item in items if isinstance(item, dict) and "status" in item]
 
     @property

@@ -58,7 +58,8 @@ def tally(outcome: ChunkOutcome, chunk: Sequence[tuple[CsvRecord, dict[str, Any]
         else:
             fresh += bool(result.get("is_new_contact" if kind == "deals" else "is_new"))
     succeeded = len(chunk) - len(outcome.failures)
-    counts = body.get("summary") if isinstance(body.get("summary"), dict) else {}
+    counts = body.get("summary")
+    counts = counts if isinstance(counts, dict) else {}
 
     def count(name: str, fallback: int) -> int:
         value = counts.get(name)

@@ -61,9 +61,18 @@ class ChunkOutcome:
     def from_record(cls, data: dict[str, Any]) -> ChunkOutcome:
         failures = {int(line): str(error) for line, error in (data.get("failures") or {}).items()}
         names = ("new", "updated", "skipped", "failed", "contacts_created")
-        counts = {name: int(data.get(name) or 0) for name in names}
+        new, updated, skipped, failed, contacts_created = (int(data.get(name) or 0) for name in names)
         rows = (int(data["number"]), int(data["first_line"]), int(data["last_line"]), int(data["rows"]))
-        return cls(*rows, **counts, failures=failures, resumed=True)
+        return cls(
+            *rows,
+            new=new,
+            updated=updated,
+            skipped=skipped,
+            failed=failed,
+            contacts_created=contacts_created,
+            failures=failures,
+            resumed=True,
+        )
 
 
 @dataclass

@@ -111,7 +111,7 @@ class _Import:
         """The bulk options sent with every chunk, checked against the endpoint's schema up front."""
         options, deal_defaults = self.options, dict(self.source.deal or {})
         if self.kind == "deals":
-            extras = {"skip_if_exists": options.skip_duplicates}
+            extras: dict[str, Any] = {"skip_if_exists": options.skip_duplicates}
             for name in ("pipeline_id", "stage", "currency"):
                 value = getattr(options, f"default_{name}") or deal_defaults.get(name)
                 if value:
