@@ -19,7 +19,6 @@ import json
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 from typing import Any
 from typing import cast
 
@@ -29,6 +28,7 @@ from redis.typing import EncodableT
 from redis.typing import FieldT
 
 from leadgate import metrics
+from leadgate.keys import StoreKeys
 
 __all__ = ["CLAIMABLE", "DeliveryLifecycle", "OUTCOME_COUNTERS", "hash_mapping"]
 
@@ -190,40 +190,12 @@ def hash_mapping(fields: Mapping[str, str]) -> Mapping[FieldT, EncodableT]:
     return cast(Mapping[FieldT, EncodableT], fields)
 
 
-class DeliveryLifecycle:
-    """The state transitions of :class:`~leadgate.events.EventStore` (a mixin: keys come from the store)."""
+class DeliveryLifecycle(StoreKeys):
+    """The state transitions of :class:`~leadgate.events.EventStore` (a mixin: the store brings the client)."""
 
     redis: Redis
-    prefix: str
     retention_seconds: int
     encode: Callable[[Mapping[str, Any]], dict[str, str]]
-
-    if TYPE_CHECKING:
-        # The keys the transitions touch, which EventStore defines. Declared for the type checker only: at run
-        # time the store's own are the only ones, with no mixin stand-in to fall back on by mistake.
-        def key(self, event_id: str) -> str: ...
-
-        def attempts_key(self, event_id: str) -> str: ...
-
-        def ready_key(self, destination: str) -> str: ...
-
-        @property
-        def due_key(self) -> str: ...
-
-        @property
-        def dead_key(self) -> str: ...
-
-        @property
-        def backlog_key(self) -> str: ...
-
-        @property
-        def wake_key(self) -> str: ...
-
-        @property
-        def paused_key(self) -> str: ...
-
-        @property
-        def parked_key(self) -> str: ...
 
     def register_scripts(self, client: Redis) -> None:
         self._claim = client.register_script(_CLAIM)

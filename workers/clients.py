@@ -12,7 +12,33 @@ from typing import Any
 from typing import Protocol
 from typing import TypeVar
 
-__all__ = ["close_all", "pooled"]
+import httpx
+
+from leadgate import defaults
+
+__all__ = ["HTTPClient", "USER_AGENT", "close_all", "pooled"]
+
+USER_AGENT = "leadgate/0.1"
+MAX_CONNECTIONS = 20
+"""Per peer and process: a worker runs one job at a time, the headroom is for the dispatcher's and backfill's."""
+
+
+class HTTPClient:
+    """What every peer's client shares: one keep-alive connection pool, one timeout, one User-Agent.
+
+    ``transport`` is for tests that answer in-process (``httpx.MockTransport``) where no server can run.
+    """
+
+    def __init__(self, timeout: float = defaults.TIMEOUT_SECONDS, transport: httpx.BaseTransport | None = None):
+        self.http = httpx.Client(
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
+            transport=transport,
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    def close(self) -> None:
+        self.http.close()
 
 
 class Closeable(Protocol):

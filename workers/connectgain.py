@@ -13,6 +13,7 @@ import httpx
 
 from leadgate import defaults
 from leadgate.config import Destination
+from workers.clients import HTTPClient
 from workers.errors import OperatorActionError
 from workers.errors import PermanentError
 from workers.errors import TransientError
@@ -68,19 +69,8 @@ def raise_for_response(response: httpx.Response) -> None:
     raise PermanentError(message, status_code=status, body=body)
 
 
-class ConnectGainClient:
+class ConnectGainClient(HTTPClient):
     """Posts payloads to a destination with its API key over a keep-alive connection pool."""
-
-    def __init__(self, timeout: float = defaults.TIMEOUT_SECONDS, transport: httpx.BaseTransport | None = None):
-        self.http = httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=20),
-            transport=transport,
-            headers={"User-Agent": "leadgate/0.1"},
-        )
-
-    def close(self) -> None:
-        self.http.close()
 
     def post(
         self, destination: Destination, path: str, body: Mapping[str, Any], headers: Mapping[str, str] | None = None

@@ -31,6 +31,7 @@ from leadgate import defaults
 from leadgate.config import SourceConfig
 from leadgate.events import Event
 from leadgate.runtime import Runtime
+from workers.clients import HTTPClient
 from workers.clients import pooled
 from workers.connectgain import BODY_KEEP
 from workers.connectgain import parse_retry_after
@@ -153,19 +154,8 @@ def _origin(url: str) -> tuple[str, str]:
     return parts.scheme.lower(), parts.netloc.lower()
 
 
-class GraphClient:
+class GraphClient(HTTPClient):
     """Reads the Graph API over a keep-alive connection pool; every answer goes through :func:`classify`."""
-
-    def __init__(self, timeout: float = defaults.TIMEOUT_SECONDS, transport: httpx.BaseTransport | None = None):
-        self.http = httpx.Client(
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=20),
-            transport=transport,
-            headers={"User-Agent": "leadgate/0.1"},
-        )
-
-    def close(self) -> None:
-        self.http.close()
 
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """One GET; transport failures are transient, answers are classified."""

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from werkzeug.serving import make_server
 
-from tests.gateway.test_admin_api import ADMIN_CONFIG
-from tests.gateway.test_admin_api import TOKEN
+from tests.support.admin import ADMIN_CONFIG
+from tests.support.browser import DESKTOP
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -29,8 +29,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
 STEP_TIMEOUT_MS = 10_000
 """Longest any one browser step (a click, a navigation, a wait for text) may take."""
 
@@ -85,11 +83,3 @@ def open_page(browser) -> Iterator[Any]:
     yield new_page
     for context in contexts:
         context.close()
-
-
-def log_in(page: Any, base_url: str, path: str = "/admin/") -> None:
-    """Opens ``path``, is sent to the login page, logs in with the admin token and lands back on ``path``."""
-    page.goto(base_url + path)
-    page.get_by_label("Admin token").fill(TOKEN)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(base_url + path)

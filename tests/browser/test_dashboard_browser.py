@@ -7,9 +7,9 @@ import re
 import httpx
 import pytest
 
-from tests.browser.conftest import DESKTOP
-from tests.browser.conftest import PHONE
-from tests.browser.conftest import log_in
+from tests.support.browser import DESKTOP
+from tests.support.browser import PHONE
+from tests.support.browser import log_in
 
 
 def post_lead(base_url: str, source: str = "contact-us", **fields: str) -> str:

@@ -8,40 +8,16 @@ import pytest
 
 from gateway import create_app
 from leadgate.runtime import Runtime
-from tests.support.config import BASE_CONFIG
-
-TOKEN = "adm-7f3c9a1e5b"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-ADMIN_CONFIG = (
-    f"admin_token: {TOKEN}\n"
-    + BASE_CONFIG
-    + """
-  landing:
-    kind: form
-    tags: [landing]
-"""
-)
+from tests.support.admin import ADMIN_CONFIG
+from tests.support.admin import AUTH
+from tests.support.admin import TOKEN
+from tests.support.admin import dead_letter
+from tests.support.admin import post_lead
 
 
 @pytest.fixture
 def config(make_config):
     return make_config(ADMIN_CONFIG)
-
-
-def post_lead(client, source="contact-us", **fields):
-    response = client.post(f"/hooks/{source}", data=fields)
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["event_id"]
-
-
-def dead_letter(client, rt, crm, deliver_all, email="dead@example.com", source="contact-us"):
-    """A lead ConnectGain refused with a 400: dead-lettered at once."""
-    crm.set_faults(status=400, count=1)
-    event_id = post_lead(client, source, name="Dee Dead", email=email)
-    deliver_all(rt)
-    crm.clear_faults()
-    assert rt.store.get(event_id).status == "dead"
-    return event_id
 
 
 def api(client, method, path, **kwargs):

@@ -9,10 +9,10 @@ import pytest
 from gateway import create_app
 from gateway.auth import session_secret
 from leadgate.runtime import Runtime
-from tests.gateway.test_admin_api import ADMIN_CONFIG
-from tests.gateway.test_admin_api import TOKEN
-from tests.gateway.test_admin_api import dead_letter
-from tests.gateway.test_admin_api import post_lead
+from tests.support.admin import ADMIN_CONFIG
+from tests.support.admin import TOKEN
+from tests.support.admin import dead_letter
+from tests.support.admin import post_lead
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 

@@ -8,9 +8,9 @@ from openapi_spec_validator import validate
 from gateway.openapi import OPERATIONS
 from gateway.openapi import build_spec
 from gateway.openapi import openapi_path
-from tests.gateway.test_admin_api import ADMIN_CONFIG
-from tests.gateway.test_admin_api import AUTH
-from tests.gateway.test_admin_api import post_lead
+from tests.support.admin import ADMIN_CONFIG
+from tests.support.admin import AUTH
+from tests.support.admin import post_lead
 
 AUTOMATIC = {"HEAD", "OPTIONS"}
 """Methods Flask adds to every rule by itself; OPTIONS is documented where a view answers it (hooks)."""

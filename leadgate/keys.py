@@ -1,0 +1,61 @@
+"""The names of every Redis key the event store and its transitions touch, in one place.
+
+All start with the store's ``prefix`` (``defaults.KEY_PREFIX``); docs/data-model.md lists what each holds.
+"""
+
+from __future__ import annotations
+
+__all__ = ["StoreKeys"]
+
+
+class StoreKeys:
+    """Key names derived from ``prefix``: shared by :class:`~leadgate.events.EventStore` and its lifecycle mixin."""
+
+    prefix: str
+
+    def key(self, event_id: str) -> str:
+        return f"{self.prefix}ev:{event_id}"
+
+    def attempts_key(self, event_id: str) -> str:
+        return f"{self.prefix}ev:{event_id}:attempts"
+
+    @property
+    def index_key(self) -> str:
+        return f"{self.prefix}events"
+
+    def source_index_key(self, source_id: str) -> str:
+        return f"{self.prefix}events:src:{source_id}"
+
+    @property
+    def due_key(self) -> str:
+        return f"{self.prefix}due"
+
+    @property
+    def dead_key(self) -> str:
+        return f"{self.prefix}dead"
+
+    @property
+    def backlog_key(self) -> str:
+        """Undelivered, unparked events by time received: the oldest-queued-age gauge reads it."""
+        return f"{self.prefix}backlog"
+
+    @property
+    def wake_key(self) -> str:
+        """A one-token list dispatchers block on: new work is due now."""
+        return f"{self.prefix}wake"
+
+    def ready_key(self, destination: str) -> str:
+        """Leads for ``destination`` whose delivery job is queued: what a bulk call may coalesce."""
+        return f"{self.prefix}ready:{destination}"
+
+    @property
+    def paused_key(self) -> str:
+        """Hash of paused destinations -> why; deliveries to them park instead of calling out."""
+        return f"{self.prefix}paused"
+
+    @property
+    def parked_key(self) -> str:
+        return f"{self.prefix}parked"
+
+    def dedupe_key(self, source_id: str, kind: str, value: str) -> str:
+        return f"{self.prefix}dd:{source_id}:{kind}:{value}"
