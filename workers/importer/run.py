@@ -307,6 +307,9 @@ class _Import:
                 raise ImportRefused(f"{self.path} is not readable as CSV: {err}") from None
             if header is None or header.error:
                 raise ImportRefused(f"{self.path} has no header row" + (f" ({header.error})" if header else ""))
+            if FailedRows.is_report(header.values):  # a failed-rows report imported again: undo its escaping
+                records = map(FailedRows.restored, records)
+                header = FailedRows.restored(header)
             names = [name.strip() for name in header.values]
             self.failed = FailedRows(plan.failed_csv, header.values)
             self.listener.started(plan)
