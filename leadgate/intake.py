@@ -103,7 +103,8 @@ def accept(
         metrics.incr(pipe, STATUS_COUNTERS.get(status, status), source.id)
         writes = [args for args, _ in pipe.command_stack]
         pipe.reset()
-    original = _write_unless_duplicate(runtime.redis, store.key(""), keys, writes)
+    lasting = sum(kind == "id" for kind, _, _ in claims)  # dedupe_claims puts the platform ids first
+    original = _write_unless_duplicate(runtime.redis, store.key(""), keys, writes, lasting)
     if original is None:
         return Accepted(event_id=event_id, status=status)
     fields.update(status="duplicate", dispatch=0, duplicate_of=original, lead=None)
@@ -115,13 +116,15 @@ def accept(
     return Accepted(event_id=original, status="duplicate", duplicate=True)
 
 
-# KEYS: the dedupe keys. ARGV: the event key prefix, then each write as its argument count and its arguments.
+# KEYS: the dedupe keys, platform ids first. ARGV: the event key prefix, how many of KEYS are platform ids,
+# then each write as its argument count and its arguments.
 _WRITE_UNLESS_DUPLICATE = """
-for _, key in ipairs(KEYS) do
+local lasting = tonumber(ARGV[2])
+for index, key in ipairs(KEYS) do
   local original = redis.call('GET', key)
-  if original and redis.call('EXISTS', ARGV[1] .. original) == 1 then return original end
+  if original and (index <= lasting or redis.call('EXISTS', ARGV[1] .. original) == 1) then return original end
 end
-local i = 2
+local i = 3
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
   redis.call(unpack(ARGV, i + 1, i + n))
@@ -133,16 +136,21 @@ return false
 _scripts: weakref.WeakKeyDictionary[redis.Redis, Any] = weakref.WeakKeyDictionary()
 
 
-def _write_unless_duplicate(client: redis.Redis, event_prefix: str, keys: list[str], writes: list[Any]) -> str | None:
-    """The id of a live earlier event holding one of ``keys``; else runs ``writes`` and returns None. Atomic.
+def _write_unless_duplicate(
+    client: redis.Redis, event_prefix: str, keys: list[str], writes: list[Any], lasting: int
+) -> str | None:
+    """The id of an earlier event holding one of ``keys``; else runs ``writes`` and returns None. Atomic.
 
-    A dedupe key can outlive its event (a platform id is kept 90 days, a delivered event 30),
-    so a key only counts while the event it names still exists.
+    The first ``lasting`` keys are platform ids: they count for their whole window (90 days) even
+    after the event they name has expired (30 days after delivery), since neither Facebook nor
+    Typeform signs a timestamp and an old signed body re-posted later must not be delivered again.
+    The others (an ``Idempotency-Key``, an identical body: hours or minutes) count only while
+    their event exists, so a purged dead letter can be sent afresh.
     """
     script = _scripts.get(client)
     if script is None:
         script = _scripts[client] = client.register_script(_WRITE_UNLESS_DUPLICATE)
-    args: list[Any] = [event_prefix]
+    args: list[Any] = [event_prefix, lasting]
     for command in writes:
         args.append(len(command))
         args.extend(command)
