@@ -21,6 +21,7 @@ __all__ = [
     "mask_value",
     "redact_fields",
     "redact_request",
+    "redact_text",
     "redact_value",
 ]
 
@@ -32,6 +33,14 @@ SECRET_NAME = re.compile(
 """Names whose values are credentials, whatever carries them (header, query, payload field, log field)."""
 SECRET_VALUE = re.compile(r"^\s*(bearer|basic|token)\s+\S", re.IGNORECASE)
 """Values that carry a credential whatever they are called."""
+_NAMED = rf"[A-Za-z0-9_.-]*{SECRET_NAME.pattern}[A-Za-z0-9_.-]*"
+SECRET_IN_TEXT = re.compile(
+    rf"""(?P<name>["']?{_NAMED}["']?\s*[=:]\s*["']?(?:(?:bearer|basic)\s+)?)(?P<value>[^\s"'&,;}}]+)"""
+    r"|(?P<scheme>\b(?:bearer|basic)\s+)(?P<credential>[A-Za-z0-9._~+/=-]{8,})",
+    re.IGNORECASE,
+)
+"""A secret named inside free text (``access_token=EAAB...``, ``"api_key": "..."``, ``Bearer ...``), as an
+answer's body or an error message may echo the request that carried it."""
 EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 PHONE = re.compile(r"(?<![\w.])\+(\d)(\d{5,10})(\d{4})(?!\w|\.\d)")
 
@@ -44,6 +53,17 @@ def redact_value(name: Any, value: Any) -> str:
     """``value`` as text, or :data:`REDACTED` when its name or its shape says it is a credential."""
     text = "" if value is None else str(value)
     return REDACTED if is_secret_name(name) or SECRET_VALUE.match(text) else text
+
+
+def redact_text(text: str) -> str:
+    """Free text (a peer's answer, an error message) with every secret it names replaced by :data:`REDACTED`."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group("name") is not None:
+            return match.group("name") + REDACTED
+        return match.group("scheme") + REDACTED
+
+    return SECRET_IN_TEXT.sub(replace, text)
 
 
 def redact_fields(value: Any) -> Any:

@@ -19,17 +19,25 @@ The single place that maps an HTTP answer to one of these is
 
 from __future__ import annotations
 
+from leadgate.redaction import redact_text
+
 __all__ = ["DeliveryError", "NothingToDeliver", "OperatorActionError", "PermanentError", "TransientError"]
 
 
 class DeliveryError(Exception):
-    """A delivery attempt that did not end in a recorded lead."""
+    """A delivery attempt that did not end in a recorded lead.
+
+    The message and the peer's body are stored with the event and logged, and a peer may echo the
+    request in them (Graph error messages quote URLs with ``access_token=``): both pass through
+    :func:`~leadgate.redaction.redact_text` here, the one door every failure goes out by.
+    """
 
     def __init__(self, message: str, *, status_code: int = 0, body: str = ""):
+        message = redact_text(message)
         super().__init__(message)
         self.message = message
         self.status_code = status_code
-        self.body = body
+        self.body = redact_text(body)
 
 
 class TransientError(DeliveryError):
