@@ -30,6 +30,9 @@ Optional:
     Answers ``GET /hooks/<id>`` (subscription challenges). Without it GET is 405.
 ``acknowledge(accepted, request, source) -> Reply | None``
     Shapes the 2xx answer when the platform expects a particular body.
+``LIMITS = {"max_fields": ...}``
+    Request limits of the kind's own, for platforms whose genuine payloads are bigger than a
+    form's (batched notifications): a source's own setting still wins over them.
 ``ACCEPT_UNPROCESSABLE = True``
     For senders that must not see a 4xx (they disable the webhook, or never retry):
     a lead with no usable contact field is acknowledged and stored as ``rejected``
@@ -53,6 +56,7 @@ from leadgate.model import BadInput
 from leadgate.model import Forbidden
 from leadgate.model import InboundEvent
 from leadgate.model import NotALead
+from leadgate.model import PayloadTooLarge
 from leadgate.model import Unauthorized
 from leadgate.model import Unprocessable
 from leadgate.model import UnsupportedMediaType
@@ -65,6 +69,7 @@ __all__ = [
     "InboundEvent",
     "InboundRequest",
     "NotALead",
+    "PayloadTooLarge",
     "Reply",
     "SourceAdapter",
     "Unauthorized",

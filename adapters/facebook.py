@@ -64,6 +64,8 @@ KIND = "facebook"
 DEFAULT_SOURCE = "facebook_lead_ads"
 """Meta's product name: the same webhook carries Instagram leads (``platform`` tells them apart)."""
 NORMALIZE_ON_RECEIVE = False
+LIMITS = {"max_fields": 50_000}
+"""Meta batches up to 1,000 changes in one signed notification (about 10 values each): the body size bounds it."""
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com/v21.0"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -205,9 +207,9 @@ def _timestamp(value: Any) -> int | str | None:
     return str(value)[:64]
 
 
-def _body(request: InboundRequest) -> dict[str, Any]:
+def _body(request: InboundRequest, source: SourceConfig) -> dict[str, Any]:
     # Decimal keeps a number written as 1.2e16 exact; ints already are (no float on the way).
-    data = load_json(request.body, exact_numbers=True)
+    data = load_json(request.body, limits=source.limits, exact_numbers=True)
     if not isinstance(data, dict) or not isinstance(data.get("entry"), list):
         raise BadInput("expected a Meta webhook notification: an object with an entry list")
     return data
@@ -240,7 +242,7 @@ def parse(request: InboundRequest, source: SourceConfig) -> list[InboundEvent]:
     re-sends a whole batch it was not given a 200 for, so one bad change must not hold back the rest.
     """
     events: list[InboundEvent] = []
-    for entry in _body(request)["entry"]:
+    for entry in _body(request, source)["entry"]:
         if not isinstance(entry, dict) or not isinstance(entry.get("changes"), list):
             continue
         for change in entry["changes"]:

@@ -33,6 +33,8 @@ from adapters.base import InboundEvent
 from adapters.base import InboundRequest
 from adapters.base import Reply
 from adapters.base import UnsupportedMediaType
+from adapters.bounds import check_fields
+from adapters.bounds import check_urlencoded
 from adapters.form_builders import Convention
 from adapters.form_builders import convention_for
 from adapters.form_fields import Entry
@@ -103,16 +105,16 @@ def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def _json_body(body: bytes) -> dict[str, Any]:
-    data = load_json(body)
+def _json_body(body: bytes, source: SourceConfig) -> dict[str, Any]:
+    data = load_json(body, limits=source.limits)
     if not isinstance(data, dict):
         kind = "an array" if isinstance(data, list) else "a single value"
         raise BadInput(f"the JSON body must be an object of field names to values, not {kind}")
     return data
 
 
-def _form_fields(request: InboundRequest, media_type: str) -> list[list[Any]]:
-    if request.form is not None:
+def _form_fields(request: InboundRequest, media_type: str, source: SourceConfig) -> list[list[Any]]:
+    if request.form is not None:  # the gateway decoded it, within the source's limits
         return [[str(name), str(value)] for name, value in request.form]
     if media_type != "application/x-www-form-urlencoded":
         raise BadInput("the multipart body could not be decoded")
@@ -120,7 +122,10 @@ def _form_fields(request: InboundRequest, media_type: str) -> list[list[Any]]:
         text = request.body.decode("utf-8")
     except UnicodeDecodeError as err:
         raise BadInput(f"the form body is not valid UTF-8 (byte {err.start})") from None
-    return [[name, value] for name, value in parse_qsl(text, keep_blank_values=True)]
+    check_urlencoded(request.body, source.limits)
+    pairs = parse_qsl(text, keep_blank_values=True)
+    check_fields(pairs, source.limits)
+    return [[name, value] for name, value in pairs]
 
 
 def read_post(raw: Mapping[str, Any]) -> tuple[Convention, list[Entry]]:
@@ -143,9 +148,9 @@ def parse(request: InboundRequest, source: SourceConfig) -> list[InboundEvent]:
     media_type = _media_type(request.content_type)
     raw: dict[str, Any]
     if media_type in FORM_TYPES:
-        raw = {"fields": _form_fields(request, media_type)}
+        raw = {"fields": _form_fields(request, media_type, source)}
     elif media_type == "application/json" or media_type.endswith("+json"):
-        raw = {"json": _json_body(request.body)}
+        raw = {"json": _json_body(request.body, source)}
     else:
         shown = media_type or "no content type"
         raise UnsupportedMediaType(f"cannot read {shown}; send one of {', '.join(ACCEPTED_TYPES)}")

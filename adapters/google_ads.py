@@ -119,9 +119,9 @@ class Options(Schema):
     test_leads = test_leads_field()
 
 
-def _decode(body: bytes) -> dict[str, Any]:
+def _decode(body: bytes, source: SourceConfig) -> dict[str, Any]:
     """The body as a JSON object; non-integer numbers stay ``Decimal`` so no id goes through a float."""
-    data = load_json(body, exact_numbers=True)
+    data = load_json(body, limits=source.limits, exact_numbers=True)
     if not isinstance(data, dict):
         raise BadInput("the body must be a JSON object (one Google Ads lead)")
     return data
@@ -129,7 +129,7 @@ def _decode(body: bytes) -> dict[str, Any]:
 
 def verify(request: InboundRequest, source: SourceConfig) -> None:
     """Checks the ``google_key`` (or ``Google_key``) in the body against the configured key, in constant time."""
-    body = _decode(request.body)
+    body = _decode(request.body, source)
     given = next((v for v in (body.get(name) for name in KEY_FIELDS) if isinstance(v, str) and v), None)
     require_shared_secret(given, source.option("google_key"), "google_key")
 
@@ -194,7 +194,7 @@ def _test_mode(source: SourceConfig) -> str:
 
 def parse(request: InboundRequest, source: SourceConfig) -> list[InboundEvent]:
     """One event per request: the lead without its key, ids as exact strings, deduplicated on ``lead_id``."""
-    body = _decode(request.body)
+    body = _decode(request.body, source)
     raw = {name: _plain(value) for name, value in body.items() if name not in KEY_FIELDS}
     for name in ID_FIELDS:
         if name in body:

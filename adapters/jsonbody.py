@@ -4,7 +4,8 @@ A body is refused (400, never a 500 and never stored) when it is not UTF-8, not 
 uses NaN/Infinity or a number too large for a float (``1e999``: it would be stored as
 ``inf`` and could never be sent to ConnectGain), nests deeper than Python's parser
 recurses, or carries a lone UTF-16 surrogate (``"\\ud800"``: valid JSON text, but not
-a string Redis or ConnectGain can take).
+a string Redis or ConnectGain can take). Then the source's request limits (values, key and
+string lengths, depth: :mod:`adapters.bounds`) are checked on what was decoded: 413 or 400.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.base import BadInput
+from adapters.bounds import check_json
+from adapters.bounds import too_deep
+from leadgate.config import RequestLimits
 
 __all__ = ["load_json"]
 
@@ -33,8 +37,9 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def load_json(body: bytes, *, exact_numbers: bool = False) -> Any:
-    """The decoded body; ``exact_numbers`` keeps non-integers as ``Decimal`` (ids never pass through a float)."""
+def load_json(body: bytes, *, limits: RequestLimits, exact_numbers: bool = False) -> Any:
+    """The decoded body within ``limits``; ``exact_numbers`` keeps non-integers as ``Decimal`` (ids never pass
+    through a float)."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -46,7 +51,7 @@ def load_json(body: bytes, *, exact_numbers: bool = False) -> Any:
             parse_constant=_refuse_constant,
         )
     except RecursionError:
-        raise BadInput("the JSON body is nested too deeply") from None
+        raise too_deep(limits) from None
     except ValueError as err:
         raise BadInput(f"the body is not valid JSON: {err}") from None
     if SURROGATE_ESCAPE.search(text):
@@ -54,4 +59,5 @@ def load_json(body: bytes, *, exact_numbers: bool = False) -> Any:
             json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
         except UnicodeEncodeError:
             raise BadInput("the JSON body contains an unpaired UTF-16 surrogate (\\ud800-\\udfff)") from None
+    check_json(data, limits)
     return data

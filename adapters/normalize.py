@@ -7,7 +7,9 @@ replays of stored events.
 
 Pure functions only: no Redis, no network, no clock. A value that cannot be cleaned is kept in
 ``custom_fields`` rather than dropped, and a lead with no usable contact field is refused with
-:class:`~adapters.base.Unprocessable` naming each bad field.
+:class:`~adapters.base.Unprocessable` naming each bad field. No value reaches the payload with a
+control character in it (NUL, escape, DEL, ...): multi-line text (``description``, custom fields)
+keeps its tabs and line breaks, every other field has them as spaces.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ __all__ = [
     "normalize_email",
     "normalize_phone",
     "parse_bool",
+    "plain_text",
     "render_template",
     "split_full_name",
 ]
@@ -49,6 +52,9 @@ __all__ = [
 TRUE_WORDS = frozenset({"1", "true", "yes", "y", "on", "checked", "agree", "agreed", "accept", "accepted", "opt-in"})
 FALSE_WORDS = frozenset({"0", "false", "no", "n", "off", ""})
 
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+"""Control characters (C0, DEL, C1) other than tab, line feed and carriage return: never part of a lead."""
+LINE_BREAKS = re.compile(r"[\t\n\r]+")
 SEPARATORS = re.compile(r"[\s_-]+")
 WHITESPACE = re.compile(r"\s+")
 _LEAD_SCHEMA = LeadPayloadSchema()
@@ -125,8 +131,26 @@ def parse_bool(value: Any) -> bool | None:
     return None
 
 
-def _clean(value: Any) -> Any:
-    """Strips strings; None and blank strings become None (meaning "no value")."""
+def plain_text(text: str, multiline: bool = False) -> str:
+    """``text`` without control characters; unless ``multiline``, tabs and line breaks become one space."""
+    text = CONTROL.sub("", text)
+    return text if multiline else LINE_BREAKS.sub(" ", text)
+
+
+def _without_controls(value: Any, multiline: bool) -> Any:
+    """Every string in ``value`` (a structured answer's keys and items too) as :func:`plain_text`."""
+    if isinstance(value, str):
+        return plain_text(value, multiline)
+    if isinstance(value, list | tuple):
+        return [_without_controls(item, multiline) for item in value]
+    if isinstance(value, Mapping):
+        return {plain_text(str(key)): _without_controls(item, multiline) for key, item in value.items()}
+    return value
+
+
+def _clean(value: Any, multiline: bool = False) -> Any:
+    """Strips strings of spaces and control characters; None and blank strings become None ("no value")."""
+    value = _without_controls(value, multiline)
     if isinstance(value, str):
         return value.strip() or None
     return value
@@ -180,13 +204,13 @@ class LeadDraft:
         if target is None or target in DROP_TARGETS:
             return
         if target.startswith(CUSTOM_PREFIX):
-            self._assign_custom(target[len(CUSTOM_PREFIX) :].strip(), value)
+            self._assign_custom(plain_text(target[len(CUSTOM_PREFIX) :]).strip(), value)
             return
         if isinstance(value, list | tuple):
             for item in value:
                 self.assign(target, item)
             return
-        value = _clean(value)
+        value = _clean(value, multiline=target == "description")
         if value is None:
             return
         if target == "opt_in_status":
@@ -213,11 +237,11 @@ class LeadDraft:
 
     def _assign_custom(self, key: str, value: Any) -> None:
         if isinstance(value, list | tuple):
-            items = [item for item in (_clean(v) for v in value) if item is not None]
+            items = [item for item in (_clean(v, multiline=True) for v in value) if item is not None]
             if items:
                 _add_custom(self.custom_fields, key, items)
             return
-        value = _clean(value)
+        value = _clean(value, multiline=True)
         if value is not None:
             _add_custom(self.custom_fields, key, value)
 

@@ -58,6 +58,8 @@ KIND = "typeform"
 DEFAULT_SOURCE = "typeform"
 NORMALIZE_ON_RECEIVE = True
 ACCEPT_UNPROCESSABLE = True
+LIMITS = {"max_fields": 20_000}
+"""A signed response repeats the whole form definition (about 10 values a question) next to the answers."""
 
 SIGNATURE_HEADER = "Typeform-Signature"
 LEAD_EVENT = "form_response"
@@ -127,8 +129,8 @@ def verify(request: InboundRequest, source: SourceConfig) -> None:
     )
 
 
-def _load_body(body: bytes) -> dict[str, Any]:
-    data = load_json(body)
+def _load_body(body: bytes, source: SourceConfig) -> dict[str, Any]:
+    data = load_json(body, limits=source.limits)
     if not isinstance(data, dict):
         raise BadInput("the body must be a JSON object (a Typeform webhook event)")
     return data
@@ -165,7 +167,7 @@ def _check_response(response: Any) -> dict[str, Any]:
 
 def parse(request: InboundRequest, source: SourceConfig) -> list[InboundEvent]:
     """One event per webhook: a lead for ``form_response``, ``ignored`` history for anything else."""
-    body = _load_body(request.body)
+    body = _load_body(request.body, source)
     event_type = body.get("event_type")
     if not isinstance(event_type, str) or not event_type:
         raise BadInput("the body has no event_type; is this a Typeform webhook?")

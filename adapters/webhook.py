@@ -9,9 +9,12 @@ depth, is kept in ``custom_fields`` under its dotted path (``payload.data.Messag
 :data:`UNMAPPED_LIMIT` of them), and ``field_map`` may redirect or drop those names; ``drop`` keeps
 only what ``mapping`` names.
 
-Authentication is optional and configured per source: a ``token`` sent as ``Authorization: Bearer``
-or ``?token=``, and/or a ``secret`` that signs the raw body (``X-Signature-256: sha256=<hex>``).
-The stored event is the lead element only, never a token or a signature.
+Authentication is configured per source: a ``token`` sent as ``Authorization: Bearer`` or
+``?token=``, and/or a ``secret`` that signs the raw body (``X-Signature-256: sha256=<hex>``). A
+source with neither must say ``auth: none``: it takes posts from anyone, start-up and
+``check-config`` warn about it, and there a sender-supplied ``event_id`` counts only together with
+the lead's content (anyone could post a real lead's id first and suppress it otherwise). The
+stored event is the lead element only, never a token or a signature.
 
 A lead whose mapping yields no contact field is stored as ``rejected`` (``ACCEPT_UNPROCESSABLE``):
 the usual cause is a mapping mistake, and a stored event can be replayed once the mapping is fixed.
@@ -58,6 +61,7 @@ from leadgate.config import SourceConfig
 from leadgate.contract import is_valid_target
 from leadgate.credentials import bearer_token
 from leadgate.credentials import secrets_match
+from leadgate.model import content_digest
 
 __all__ = [
     "ACCEPT_UNPROCESSABLE",
@@ -68,6 +72,7 @@ __all__ = [
     "SIGNATURE_HEADER",
     "compile_expression",
     "default_source",
+    "warnings",
     "effective_mapping",
     "normalize",
     "parse",
@@ -86,7 +91,8 @@ UNMAPPED_MODES = ("custom_fields", "drop")
 SCALARS = (str, int, float, bool)
 NOT_A_FIELD = frozenset({"", "-", "drop"})
 
-EMPTY_SECRET = "is empty (an unset ${{{{VAR}}}}?); remove the {key} key to accept unauthenticated posts"
+EMPTY_SECRET = "is empty (an unset ${{{{VAR}}}}?); to accept unauthenticated posts remove {key} and set auth: none"
+NO_AUTH = "none"
 """Formatted twice: here with the key name, then by marshmallow (hence the doubled braces)."""
 MAPPING_HELP = "map at least one ConnectGain field to a JMESPath expression, e.g. email: payload.email"
 
@@ -170,7 +176,20 @@ class Options(Schema):
     )
     unmapped = fields.String(load_default="custom_fields", validate=validate.OneOf(UNMAPPED_MODES))
     signature_max_age = fields.Float(load_default=None, validate=validate.Range(min=1, max=86400))
+    auth = fields.String(load_default=None, validate=validate.OneOf([NO_AUTH]))
     rate_limit = rate_limit_field()
+
+    @validates_schema
+    def authentication_or_none_said_out_loud(self, data: dict[str, Any], **kwargs: Any) -> None:
+        credentials = bool(data.get("token") or data.get("secret"))
+        if not credentials and data.get("auth") != NO_AUTH:
+            raise ValidationError(
+                "set a token (Authorization: Bearer or ?token=) or a secret (signed bodies); or auth: none to "
+                "take posts from anyone, who can then also post leads in your name",
+                "auth",
+            )
+        if credentials and data.get("auth") == NO_AUTH:
+            raise ValidationError("auth: none contradicts the token or secret set here; remove one", "auth")
 
     @validates_schema
     def a_mapping_or_a_preset(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -181,6 +200,21 @@ class Options(Schema):
             raise ValidationError(
                 f"{preset.name} does not sign its webhooks: remove secret and set a token (sent as ?token=)", "secret"
             )
+
+
+def is_open(source: SourceConfig) -> bool:
+    """A source anyone may post to (``auth: none``)."""
+    return source.option("auth") == NO_AUTH
+
+
+def warnings(source: SourceConfig) -> list[str]:
+    """What this source leaves open (shown at start-up and by ``check-config``)."""
+    if is_open(source):
+        return [
+            "auth: none: anyone who learns the URL can post leads to it (set a token or a secret); its event_id "
+            "only deduplicates together with the lead's content"
+        ]
+    return []
 
 
 def preset_of(source: SourceConfig) -> Preset | None:
@@ -219,12 +253,12 @@ def verify(request: InboundRequest, source: SourceConfig) -> None:
     signature.check(request, secret, max_age, time.time())
 
 
-def _load_body(request: InboundRequest) -> Any:
+def _load_body(request: InboundRequest, source: SourceConfig) -> Any:
     try:
-        return load_json(request.body)
+        return load_json(request.body, limits=source.limits)
     except BadInput as err:
         sent = f" (sent as {request.content_type})" if request.content_type else ""
-        raise BadInput(f"{err.message}{sent}") from None
+        raise type(err)(f"{err.message}{sent}", err.errors) from None
 
 
 def _type_name(value: Any) -> str:
@@ -272,13 +306,17 @@ def _dedupe_keys(lead: Any, index: int, source: SourceConfig) -> tuple[str, ...]
             f"event_id {expression!r} must select a string or number; for lead {index} it selects {_type_name(value)}",
             errors={"event_id": f"selected {_type_name(value)}"},
         )
-    return (str(value).strip(),)
+    identity = str(value).strip()
+    if is_open(source):
+        # Anyone can post here: an id alone would let a stranger claim a real lead's id first.
+        identity += ":" + content_digest(lead)
+    return (identity,)
 
 
 def parse(request: InboundRequest, source: SourceConfig) -> list[InboundEvent]:
     """One event per lead in the body, each stored as ``{"item": <the lead>}``; none is one ``ignored`` event."""
     preset = preset_of(source)
-    body = preset.body(request) if preset and preset.body else _load_body(request)
+    body = preset.body(request) if preset and preset.body else _load_body(request, source)
     leads = _leads(body, source)
     if not leads:
         # Acknowledged and kept as history, not refused: an ``items`` filter such as

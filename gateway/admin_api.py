@@ -9,6 +9,7 @@ the way out, whatever was stored.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint
@@ -16,6 +17,7 @@ from flask import Response
 from flask import current_app
 from flask import jsonify
 from flask import request
+from flask import url_for
 from marshmallow import ValidationError
 
 from gateway.responses import error_response
@@ -30,6 +32,8 @@ from gateway.schemas import ReplayResultSchema
 from gateway.schemas import ResumeResultSchema
 from gateway.schemas import SourceListSchema
 from gateway.schemas import SourcesQuerySchema
+from leadgate.abridge import Abridged
+from leadgate.abridge import first_items
 from leadgate.events import Event
 from leadgate.health import paused_destinations
 from leadgate.history import CursorError
@@ -44,7 +48,7 @@ from leadgate.redaction import redact_fields
 from leadgate.redaction import redact_request
 from leadgate.runtime import Runtime
 
-__all__ = ["bp", "event_detail", "event_summary", "replay_waiting"]
+__all__ = ["bp", "event_detail", "event_summary", "raw_download", "replay_waiting"]
 
 bp = Blueprint("admin_api", __name__, url_prefix="/admin/api")
 
@@ -65,18 +69,34 @@ def event_summary(event: Event) -> dict[str, Any]:
 
 
 def event_detail(rt: Runtime, event: Event) -> dict[str, Any]:
-    """Everything about one event, redacted for display."""
-    raw = redact_fields(event.raw)
+    """Everything about one event, redacted for display; long values and lists cut (``truncated``).
+
+    The diff reads the first items of the raw event and lead with their values whole, so its
+    matching stays right and its cost stays bounded; what it shows is cut like the rest.
+    """
+    shown = Abridged()
     lead = redact_fields(event.lead) if event.lead else None
+    diff = payload_diff(redact_fields(first_items(event.raw)), first_items(lead))
     return {
         **event_summary(event),
         "destination": event.destination,
-        "raw": raw,
+        "raw": redact_fields(shown(event.raw)),
         "request": redact_request(event.request),
-        "lead": lead,
+        "lead": shown(lead),
         "delivery_attempts": rt.store.attempts(event.id),
-        "diff": payload_diff(raw, lead),
+        "diff": [shown(row) for row in diff],
+        "truncated": shown.cut,
+        "raw_url": url_for("admin_api.download_raw", event_id=event.id),
     }
+
+
+def raw_download(event: Event) -> Response:
+    """The stored raw event in full (what a replay reads), redacted like everywhere, as a JSON file."""
+    body = json.dumps(redact_fields(event.raw), ensure_ascii=False, indent=2)
+    response = current_app.response_class(body, mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="{event.id}.raw.json"'
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def replay_waiting(rt: Runtime, source: str | None = None) -> list[ReplayResult]:
@@ -125,6 +145,14 @@ def show_event(event_id: str) -> Response:
     if event is None:
         return error_response(404, "unknown_event", f"no event {event_id!r} (it may have expired)")
     return jsonify(EventDetailSchema().dump(event_detail(rt, event)))
+
+
+@bp.get("/events/<event_id>/raw")
+def download_raw(event_id: str) -> Response:
+    event = runtime().store.get(event_id)
+    if event is None:
+        return error_response(404, "unknown_event", f"no event {event_id!r} (it may have expired)")
+    return raw_download(event)
 
 
 @bp.post("/events/<event_id>/replay")

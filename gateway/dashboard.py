@@ -30,6 +30,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from gateway import auth
 from gateway.admin_api import event_detail
 from gateway.admin_api import event_summary
+from gateway.admin_api import raw_download
 from gateway.admin_api import replay_waiting
 from gateway.schemas import EVENT_STATUSES
 from gateway.schemas import EventQuerySchema
@@ -211,6 +212,14 @@ def event(event_id: str) -> Any:
     parked = rt.store.redis.zscore(rt.store.parked_key, event_id) is not None
     replayable = parked or detail["status"] in REPLAYABLE
     return page("event.html", event=detail, in_flight=detail["status"] in IN_FLIGHT, replayable=replayable)
+
+
+@bp.get("/events/<event_id>/raw")
+def event_raw(event_id: str) -> Any:
+    found = runtime().store.get(event_id)
+    if found is None:
+        return error_page(404, "No such event", f"There is no event {event_id} (it may have expired).")
+    return raw_download(found)
 
 
 @bp.post("/events/<event_id>/replay")

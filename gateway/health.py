@@ -47,7 +47,7 @@ def prometheus_metrics() -> Response:
     rt = current_app.extensions["leadgate"]
     if not rt.config.metrics_public:
         if not secrets_match(bearer_token(request.headers.get("Authorization")), rt.config.admin_token):
-            return error_response(401, "unauthorized", "metrics need the admin token (metrics_public: false)")
+            return error_response(401, "unauthorized", "metrics need the admin token (or metrics_public: true)")
     try:
         body = metrics.render(rt)
     except redis.RedisError as err:

@@ -1,8 +1,9 @@
 """``/hooks/<source_id>``: the one URL scheme every source kind receives on.
 
-Order matters and is the same for every kind: find the source, bound the body,
-verify (signature, key, Origin) on the raw bytes, parse, normalize when the kind
-carries the lead inline, then store and enqueue. Only after the store has the event
+Order matters and is the same for every kind: find the source, bound the body (its
+size as it streams, its fields' count, names and values: 413 or 400), verify (signature,
+key, Origin) on the raw bytes, parse, normalize when the kind carries the lead inline,
+then store and enqueue. Only after the store has the event
 does a 2xx go out; an unreachable store answers 503 so the sender retries.
 """
 
@@ -23,7 +24,6 @@ from flask import jsonify
 from flask import make_response
 from flask import render_template
 from flask import request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from adapters import get_adapter
 from adapters.base import Accepted
@@ -51,6 +51,14 @@ bp = Blueprint("hooks", __name__)
 log = logging.getLogger(__name__)
 
 STORE_RETRY_AFTER = "30"
+ERROR_NAMES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+"""The ``error`` of a refusal, by status (422 and the rest: ``unprocessable``)."""
 
 
 def runtime() -> Runtime:
@@ -126,14 +134,17 @@ def receive(source_id: str) -> Response:
         handshake = getattr(adapter, "handshake", None)
         if handshake is None:
             return error_response(405, "method_not_allowed", "POST leads to this URL", headers={"Allow": "POST"})
-        return with_cors(source, reply(handshake(inbound_request(request), source)))
-    request.max_content_length = source.max_body_bytes
+        try:
+            challenge = inbound_request(request, source)
+        except AdapterError as err:
+            return refuse(adapter, source, err.status, error_name(err), err.message, err.errors)
+        return with_cors(source, reply(handshake(challenge, source)))
     try:
-        inbound = inbound_request(request, runtime().config.public_url)
-    except RequestEntityTooLarge:
+        # Bounded before anything else reads it: an over-limit body is refused before its signature is checked.
+        inbound = inbound_request(request, source, runtime().config.public_url)
+    except AdapterError as err:
         count_refusal(source, "invalid")
-        message = f"the body is larger than {source.max_body_bytes} bytes"
-        return refuse(adapter, source, 413, "payload_too_large", message)
+        return refuse(adapter, source, err.status, error_name(err), err.message, err.errors)
     # Every config is loaded against the kinds registry (adapters.KINDS), so a configured source's kind exists.
     assert adapter is not None
     try:
@@ -227,9 +238,7 @@ def refuse(
 
 
 def error_name(err: AdapterError) -> str:
-    return {400: "bad_request", 401: "unauthorized", 403: "forbidden", 415: "unsupported_media_type"}.get(
-        err.status, "unprocessable"
-    )
+    return ERROR_NAMES.get(err.status, "unprocessable")
 
 
 def default_reply(accepted: list[Accepted]) -> Response:

@@ -8,13 +8,12 @@ then answers 503 anyway, and a limiter must never be why a good lead was refused
 
 from __future__ import annotations
 
-import os
-
 from flask import Flask
 from flask import current_app
 from flask import request
 from flask_limiter import Limiter
-from werkzeug.middleware.proxy_fix import ProxyFix
+
+from gateway.proxies import TrustedProxies
 
 __all__ = ["client_ip", "init_app", "limiter", "source_limit"]
 
@@ -55,11 +54,10 @@ def unlimited() -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Stores counters in the runtime's Redis; trusts ``X-Forwarded-For`` only from configured proxies."""
+    """Stores counters in the runtime's Redis; believes ``X-Forwarded-For`` only from ``trusted_proxies``."""
     rt = app.extensions["leadgate"]
     app.config["RATELIMIT_STORAGE_URI"] = "redis://"
     app.config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": rt.redis.connection_pool}
-    proxies = int(os.environ.get("LEADGATE_TRUSTED_PROXIES", "0") or 0)
-    if proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies)  # type: ignore[method-assign]
+    if rt.config.trusted_proxies:
+        app.wsgi_app = TrustedProxies(app.wsgi_app, rt.config.trusted_proxies)  # type: ignore[method-assign]
     limiter.init_app(app)

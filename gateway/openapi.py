@@ -88,11 +88,11 @@ def hook_operations() -> dict[str, Any]:
                 "202": body("stored and queued (or a duplicate of an earlier event)", s.HookAcceptedSchema),
                 "200": body("stored; the platform expects its own acknowledgement body", {}),
                 "303": body("browser form post: to the source's redirect page", headers={"Location": "redirect"}),
-                "400": error("malformed body"),
+                "400": error("malformed body, or a name or nesting over max_name_length or max_depth"),
                 "401": error("missing or wrong signature, key or token"),
                 "403": error("Origin not allowed"),
                 "404": error("no such source"),
-                "413": error("body larger than the source's max_body_bytes"),
+                "413": error("over a request limit: max_body_bytes, max_fields or max_value_length (errors.limit)"),
                 "415": error("content type the source kind does not read"),
                 "422": error("no usable contact field; errors names each field"),
                 "503": error("the lead store is unreachable: nothing was stored, retry", {"Retry-After": "seconds"}),
@@ -106,8 +106,10 @@ def hook_operations() -> dict[str, Any]:
                 "200": body("the challenge answer the platform expects", {"type": "string"}, media="text/plain"),
                 "401": error("wrong verify token"),
                 "403": error("wrong verify token or origin"),
+                "400": error("a form body with a name over max_name_length"),
                 "404": error("no such source"),
                 "405": error("this kind only takes POST", {"Allow": "POST"}),
+                "413": error("a body over a request limit (max_body_bytes, max_fields, max_value_length)"),
             },
         },
         "options": {
@@ -174,7 +176,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             "security": [{}, {"adminToken": []}],
             "responses": {
                 "200": body("Prometheus text format", {"type": "string"}, media="text/plain"),
-                "401": error("metrics need the admin token (metrics_public: false)"),
+                "401": error("metrics need the admin token (or metrics_public: true)"),
                 "503": error("Redis unreachable: no metrics"),
             },
         }
@@ -215,6 +217,13 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             "getEvent",
             "One event: raw inbound event, redacted request, normalized payload, every attempt",
             {"200": body("the event", s.EventDetailSchema)},
+        )
+    },
+    "admin_api.download_raw": {
+        "get": admin(
+            "getEventRaw",
+            "The stored raw event in full (secrets redacted), as a JSON file download",
+            {"200": body("the raw event", {"type": "object"}, headers={"Content-Disposition": "attachment"})},
         )
     },
     "admin_api.replay": {
@@ -279,6 +288,19 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "dashboard.logout": {"post": dashboard("logOut", "End the session", post=True)},
     "dashboard.events": {"get": dashboard("eventsPage", "Filterable event list")},
     "dashboard.event": {"get": dashboard("eventPage", "Event detail, attempt timeline and diff")},
+    "dashboard.event_raw": {
+        "get": {
+            "tags": ["dashboard"],
+            "operationId": "eventRawDownload",
+            "summary": "Download an event's raw body in full (secrets redacted)",
+            "security": DASHBOARD,
+            "responses": {
+                "200": body("the raw event", {"type": "object"}, headers={"Content-Disposition": "attachment"}),
+                "302": LOGIN_REDIRECT,
+                "404": page("unknown id, or the admin surface is off"),
+            },
+        }
+    },
     "dashboard.replay": {"post": dashboard("replayFromPage", "Replay one event", post=True)},
     "dashboard.dead_letters": {"get": dashboard("deadLettersPage", "Dead letters and parked events")},
     "dashboard.replay_all": {"post": dashboard("replayAllFromPage", "Replay all dead letters", post=True)},

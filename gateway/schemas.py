@@ -157,11 +157,21 @@ class EventDetailSchema(EventSummarySchema):
     """One event with everything known about it."""
 
     destination = fields.String()
-    raw = fields.Raw(allow_none=True, metadata={"description": "the stored inbound event, replayed as is"})
+    raw = fields.Raw(
+        allow_none=True,
+        metadata={"description": "the stored inbound event, replayed as is (long values and lists cut: truncated)"},
+    )
     request = fields.Nested(RequestMetaSchema, allow_none=True)
     lead = fields.Nested(LeadPayloadSchema, allow_none=True, metadata={"description": "the ConnectGain payload"})
     delivery_attempts = fields.List(fields.Nested(AttemptSchema), required=True)
     diff = fields.List(fields.Nested(DiffRowSchema))
+    truncated = fields.Boolean(
+        metadata={
+            "description": "a value over 4096 characters or a list over 200 items was cut here, marked "
+            "'… [cut: N characters in all]'; raw_url has the raw event in full"
+        }
+    )
+    raw_url = fields.String(metadata={"description": "GET it (admin token) for the whole raw event as a JSON file"})
 
 
 class EventPageSchema(Schema):

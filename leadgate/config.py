@@ -11,6 +11,7 @@ pass their registry (``adapters.KINDS``) in, and each kind validates its own opt
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -32,6 +33,9 @@ from marshmallow import validates_schema
 from leadgate import defaults
 from leadgate.contract import is_valid_target
 
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+TRUSTED_PROXIES_ENV = "LEADGATE_TRUSTED_PROXIES"
+
 __all__ = [
     "Config",
     "SourceKind",
@@ -39,6 +43,8 @@ __all__ = [
     "DeliveryPolicy",
     "Destination",
     "Kinds",
+    "LIMIT_NAMES",
+    "RequestLimits",
     "SourceConfig",
     "load_config",
     "parse_config",
@@ -111,6 +117,20 @@ class DeliveryPolicy:
 
 
 @dataclass(frozen=True)
+class RequestLimits:
+    """What one request to a source may hold besides its size: beyond a limit it gets 413 or 400."""
+
+    max_fields: int = defaults.MAX_FIELDS
+    max_name_length: int = defaults.MAX_NAME_LENGTH
+    max_value_length: int = defaults.MAX_VALUE_LENGTH
+    max_depth: int = defaults.MAX_DEPTH
+
+
+LIMIT_NAMES = ("max_body_bytes", "max_fields", "max_name_length", "max_value_length", "max_depth")
+"""The request limits a source sets, ``request_limits:`` sets for every source, and a kind may raise."""
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     """One ``sources:`` entry: where leads come in and how they become ConnectGain leads."""
 
@@ -123,6 +143,7 @@ class SourceConfig:
     field_map: Mapping[str, str] = field(default_factory=dict)
     deal: Mapping[str, Any] | None = None
     max_body_bytes: int = defaults.MAX_BODY_BYTES
+    limits: RequestLimits = RequestLimits()
     options: Mapping[str, Any] = field(default_factory=dict)
     default_source: str = ""
     """The kind's ConnectGain ``source`` when ``source`` is a template that renders empty."""
@@ -144,7 +165,9 @@ class Config:
     delivery: DeliveryPolicy = DeliveryPolicy()
     redis_url: str | None = None
     admin_token: str | None = field(default=None, repr=False)
-    metrics_public: bool = True
+    metrics_public: bool = False
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    """Peers whose ``X-Forwarded-For`` is believed (the reverse proxies in front); nobody else's is."""
     retention_days: int = defaults.RETENTION_DAYS
     data_dir: str = defaults.DATA_DIR
     public_url: str = ""
@@ -189,6 +212,21 @@ class DealSchema(Schema):
     pipeline_id = fields.String(load_default=None, allow_none=True)
 
 
+def _limit_field() -> fields.Integer:
+    """A request limit: unset here means the kind's own, then ``request_limits:``, then the default."""
+    return fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+class RequestLimitsSchema(Schema):
+    """``request_limits:``: the limits of every source that sets none itself."""
+
+    max_body_bytes = _limit_field()
+    max_fields = _limit_field()
+    max_name_length = _limit_field()
+    max_value_length = _limit_field()
+    max_depth = _limit_field()
+
+
 class CommonSourceSchema(Schema):
     """Keys every source kind has; the rest are checked by the kind's own ``Options``."""
 
@@ -209,13 +247,45 @@ class CommonSourceSchema(Schema):
     )
     field_map = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), load_default=dict)
     deal = fields.Nested(DealSchema, load_default=None, allow_none=True)
-    max_body_bytes = fields.Integer(load_default=defaults.MAX_BODY_BYTES, validate=validate.Range(min=1))
+    max_body_bytes = _limit_field()
+    max_fields = _limit_field()
+    max_name_length = _limit_field()
+    max_value_length = _limit_field()
+    max_depth = _limit_field()
+
+
+def _network(text: str) -> None:
+    try:
+        ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ValidationError(
+            f"{text!r} is not an address or network (CIDR such as 10.0.0.0/8, 127.0.0.1 or ::1)"
+        ) from None
+
+
+def _trusted_proxies(listed: list[str] | None, environ: Mapping[str, str]) -> tuple[IPNetwork, ...]:
+    """``trusted_proxies`` from the file, else ``$LEADGATE_TRUSTED_PROXIES`` (comma-separated)."""
+    if listed is None:
+        text = environ.get(TRUSTED_PROXIES_ENV, "").strip()
+        if text.isdigit():
+            raise ConfigError(
+                f"{TRUSTED_PROXIES_ENV}={text}: a hop count trusts X-Forwarded-For from anyone who reaches the "
+                "gateway directly; list the proxies' addresses instead (e.g. 127.0.0.1,10.0.0.0/8)"
+            )
+        listed = [part for part in text.split(",") if part.strip()]
+        for part in listed:
+            try:
+                _network(part)
+            except ValidationError as err:
+                raise ConfigError(f"{TRUSTED_PROXIES_ENV}: {err.messages[0]}") from None
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in listed)
 
 
 class ConfigSchema(Schema):
     redis_url = fields.String(load_default=None, allow_none=True)
     admin_token = fields.String(load_default=None, allow_none=True)
-    metrics_public = fields.Boolean(load_default=True)
+    metrics_public = fields.Boolean(load_default=False)
+    trusted_proxies = fields.List(fields.String(validate=_network), load_default=None, allow_none=True)
     public_url = fields.String(load_default="")
     retention_days = fields.Integer(load_default=defaults.RETENTION_DAYS, validate=validate.Range(min=1))
     data_dir = fields.String(load_default=defaults.DATA_DIR)
@@ -226,6 +296,7 @@ class ConfigSchema(Schema):
         validate=validate.Length(min=1),
     )
     delivery = fields.Nested(DeliverySchema, load_default=lambda: DeliverySchema().load({}))
+    request_limits = fields.Nested(RequestLimitsSchema, load_default=lambda: RequestLimitsSchema().load({}))
     sources = fields.Dict(
         keys=fields.String(validate=validate.Regexp(SOURCE_ID)), values=fields.Dict(), load_default=dict
     )
@@ -286,8 +357,20 @@ def _flatten(messages: Any, prefix: str = "") -> list[str]:
     return [f"{prefix}: {messages}"]
 
 
+def _request_limits(common: Mapping[str, Any], adapter: Any, shared: Mapping[str, Any]) -> dict[str, int]:
+    """Each limit from the source, else the kind's own (``LIMITS``: platforms that batch), else
+    ``request_limits:``, else the default."""
+    builtin = {"max_body_bytes": defaults.MAX_BODY_BYTES, **vars(RequestLimits())}
+    layers = (common, getattr(adapter, "LIMITS", {}), shared, builtin)
+    return {name: next(layer[name] for layer in layers if layer.get(name) is not None) for name in LIMIT_NAMES}
+
+
 def _build_source(
-    source_id: str, raw: Mapping[str, Any], destinations: Mapping[str, Destination], kinds: Kinds
+    source_id: str,
+    raw: Mapping[str, Any],
+    destinations: Mapping[str, Destination],
+    kinds: Kinds,
+    shared_limits: Mapping[str, Any],
 ) -> SourceConfig:
     prefix = f"sources.{source_id}"
     try:
@@ -319,6 +402,7 @@ def _build_source(
     elif destination not in destinations:
         raise ConfigError(f"{prefix}.destination: no destination named {destination!r}")
     phone_region = common["phone_region"].upper() if common["phone_region"] else None
+    limits = _request_limits(common, adapter, shared_limits)
     kind_default = getattr(adapter, "default_source", None)
     default_source = kind_default(options) if kind_default else adapter.DEFAULT_SOURCE
     return SourceConfig(
@@ -330,7 +414,8 @@ def _build_source(
         phone_region=phone_region,
         field_map=dict(common["field_map"]),
         deal=common["deal"],
-        max_body_bytes=common["max_body_bytes"],
+        max_body_bytes=limits.pop("max_body_bytes"),
+        limits=RequestLimits(**limits),
         options=options,
         default_source=default_source,
     )
@@ -367,7 +452,10 @@ def parse_config(
     sandbox_url = environ.get("LEADGATE_SANDBOX_URL")
     if sandbox_url:
         destinations = {name: _sandboxed(d, sandbox_url) for name, d in destinations.items()}
-    sources = {sid: _build_source(sid, raw, destinations, kinds) for sid, raw in loaded["sources"].items()}
+    shared_limits = loaded["request_limits"]
+    sources = {
+        sid: _build_source(sid, raw, destinations, kinds, shared_limits) for sid, raw in loaded["sources"].items()
+    }
     delivery = loaded["delivery"]
     return Config(
         destinations=destinations,
@@ -384,6 +472,7 @@ def parse_config(
         redis_url=loaded["redis_url"] or environ.get("REDIS_URL") or None,
         admin_token=loaded["admin_token"],
         metrics_public=loaded["metrics_public"],
+        trusted_proxies=_trusted_proxies(loaded["trusted_proxies"], environ),
         retention_days=loaded["retention_days"],
         data_dir=loaded["data_dir"],
         public_url=loaded["public_url"],

@@ -48,7 +48,24 @@ RETENTION_DAYS = 30
 """How long finished events (delivered, spam, duplicate) stay in history."""
 
 MAX_BODY_BYTES = 1024 * 1024
-"""Largest request body a hook accepts; larger ones get 413."""
+"""Largest request body a hook accepts; larger ones get 413 (chunked bodies are counted as they stream)."""
+
+MAX_FIELDS = 1000
+"""Most fields one request may carry (413 beyond): form fields or multipart parts, or a JSON body's values.
+
+Flask's own cap on multipart parts, now applied to urlencoded and JSON bodies too: a 100-question
+survey fits, a 100,000-field flood is refused before it is stored. A JSON body counts its scalar
+values (and empty objects or arrays); kinds whose platforms batch (``facebook``) set a higher one.
+"""
+
+MAX_NAME_LENGTH = 200
+"""Longest field name (a form field's name, a JSON object's key) a request may carry; longer ones get 400."""
+
+MAX_VALUE_LENGTH = 20_000
+"""Longest field value in characters (413 beyond): a long message fits, a megabyte in one field does not."""
+
+MAX_DEPTH = 32
+"""Deepest a JSON body may nest objects and arrays (400 beyond); real payloads nest fewer than 10."""
 
 QUEUE_NAME = "leadgate"
 """The RQ queue the delivery jobs go through."""
@@ -58,3 +75,9 @@ KEY_PREFIX = "lg:"
 
 BATCH_SIZE = 100
 """Most leads one worker sends in one ``create-leads-bulk`` call (ConnectGain's limit); 1 turns coalescing off."""
+
+DISPLAY_VALUE_CHARS = 4096
+"""The admin API and dashboard cut a longer value here, marked with its full size; the raw download has it all."""
+
+DISPLAY_ITEMS = 200
+"""The admin API and dashboard show this many items of a longer list (or keys of an object), then a marker."""

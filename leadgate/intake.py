@@ -10,7 +10,6 @@ and the gateway answers 503 so the sender retries.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 import weakref
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from leadgate.config import SourceConfig
 from leadgate.events import new_event_id
 from leadgate.model import Accepted
 from leadgate.model import InboundEvent
+from leadgate.model import content_digest
 from leadgate.runtime import Runtime
 
 __all__ = ["accept", "dedupe_claims", "is_batchable"]
@@ -44,8 +44,7 @@ def dedupe_claims(event: InboundEvent, idempotency_key: str | None) -> list[tupl
     claims = [("id", key, defaults.PLATFORM_DEDUPE_SECONDS) for key in event.dedupe_keys]
     if idempotency_key:
         claims.append(("idem", hashlib.sha256(idempotency_key.encode()).hexdigest(), IDEMPOTENCY_KEY_SECONDS))
-    canonical = json.dumps(event.raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    claims.append(("body", hashlib.sha256(canonical.encode()).hexdigest(), defaults.DEDUPE_WINDOW_SECONDS))
+    claims.append(("body", content_digest(event.raw), defaults.DEDUPE_WINDOW_SECONDS))
     return claims
 
 

@@ -11,6 +11,7 @@ All of it lives in the core, so the intake and the operator's operations never n
      ├── BadInput               400  not what this kind accepts
      ├── Unauthorized           401  missing or wrong signature, key or token
      ├── Forbidden              403  an Origin or sender that may not post here
+     ├── PayloadTooLarge        413  over a request limit (body size, field count, value length)
      ├── UnsupportedMediaType   415
      ├── Unprocessable          422  well-formed, but no deliverable lead (kept as rejected)
      └── NotALead                    by design nothing to deliver (a dummy-only test lead): ignored
@@ -18,6 +19,8 @@ All of it lives in the core, so the intake and the operator's operations never n
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +32,11 @@ __all__ = [
     "Forbidden",
     "InboundEvent",
     "NotALead",
+    "PayloadTooLarge",
     "Unauthorized",
     "Unprocessable",
     "UnsupportedMediaType",
+    "content_digest",
 ]
 
 
@@ -91,6 +96,12 @@ class Forbidden(AdapterError):
     status = 403
 
 
+class PayloadTooLarge(AdapterError):
+    """Over one of the source's request limits (413); ``errors`` names the limit and its value."""
+
+    status = 413
+
+
 class UnsupportedMediaType(AdapterError):
     """A content type this kind does not read (415)."""
 
@@ -108,3 +119,9 @@ class NotALead(AdapterError):
     with ``test_leads: drop``, or dummy answers only): kept as ``ignored`` history, never dead-lettered."""
 
     status = 200
+
+
+def content_digest(value: Any) -> str:
+    """SHA-256 of ``value`` as canonical JSON (keys sorted, no spaces): equal content, equal digest."""
+    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()

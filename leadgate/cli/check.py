@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
+from rich.markup import escape
 from rich.table import Table
 
 from leadgate.cli.app import main
 from leadgate.cli.common import console
 from leadgate.cli.common import with_config
 from leadgate.config import Config
+from leadgate.exposure import exposure_warnings
+
+GUNICORN_DEFAULT_HOST = "0.0.0.0"
+"""What gunicorn.conf.py binds when ``$HOST`` is unset."""
 
 
 @main.command("check-config")
@@ -31,3 +38,5 @@ def check_config(config: Config) -> None:
         f"(±{int(policy.jitter * 100)}% jitter), timeout {policy.timeout_seconds} s; "
         f"history kept {config.retention_days} days"
     )
+    for warning in exposure_warnings(config, [os.environ.get("HOST", GUNICORN_DEFAULT_HOST)]):
+        console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)

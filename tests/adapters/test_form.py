@@ -13,6 +13,7 @@ from adapters.base import Accepted
 from adapters.base import BadInput
 from adapters.base import Forbidden
 from adapters.base import InboundRequest
+from adapters.base import PayloadTooLarge
 from adapters.base import Reply
 from adapters.base import Unprocessable
 from adapters.base import UnsupportedMediaType
@@ -148,6 +149,22 @@ def test_parse_urlencoded_body_when_gateway_did_not_decode():
         ["tag", "b"],
         ["empty", ""],
     ]
+
+
+def test_an_undecoded_urlencoded_body_is_held_to_the_source_limits():
+    source = make_source()
+    flood = InboundRequest(method="POST", content_type=URLENCODED, body=b"&".join([b"f=v"] * 1001))
+    with pytest.raises(PayloadTooLarge) as caught:
+        form.parse(flood, source)
+    assert caught.value.errors == {"limit": "max_fields", "max": source.limits.max_fields}
+    long_name = InboundRequest(method="POST", content_type=URLENCODED, body=b"n" * 201 + b"=v")
+    with pytest.raises(BadInput):
+        form.parse(long_name, source)
+
+
+def test_a_json_post_is_held_to_the_source_limits():
+    with pytest.raises(PayloadTooLarge):
+        form.parse(json_post({"email": "a@example.com", "note": "x" * 20_001}), make_source())
 
 
 def test_parse_json_object_is_stored_as_sent_and_read_at_any_depth():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from adapters.normalize import map_target
 from adapters.normalize import normalize_email
 from adapters.normalize import normalize_phone
 from adapters.normalize import parse_bool
+from adapters.normalize import plain_text
 from adapters.normalize import render_template
 from adapters.normalize import split_full_name
 from leadgate.config import SourceConfig
@@ -406,3 +409,65 @@ def test_finalize_returns_a_valid_lead_or_unprocessable(pairs, region):
     assert any(isinstance(payload.get(name), str) and payload[name].strip() for name in CONTACT_FIELDS)
     assert LeadPayloadSchema().validate(payload) == {}
     assert payload["deal"]["title"].strip()
+
+
+# --- control characters ----------------------------------------------------------------------
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+LINE_BREAK = re.compile(r"[\t\n\r]")
+
+
+@pytest.mark.parametrize(
+    ("text", "multiline", "expected"),
+    [
+        ("Ja\x00ne", False, "Jane"),
+        ("Acme\tInc", False, "Acme Inc"),
+        ("one\r\ntwo", False, "one two"),
+        ("one\r\ntwo\tthree", True, "one\r\ntwo\tthree"),
+        ("bell\x07 esc\x1b del\x7f nel\x85", True, "bell esc del nel"),
+        ("caf\u00e9 \u2603", False, "caf\u00e9 \u2603"),
+    ],
+)
+def test_plain_text(text, multiline, expected):
+    assert plain_text(text, multiline) == expected
+
+
+def test_control_characters_are_stripped_from_every_lead_field():
+    payload = lead(
+        ("full_name", "Jane\x00 Doe"),
+        ("email", "jane@example.com\x00"),
+        ("company_name", "Acme\nInc\x1b"),
+        ("description", "line one\r\nline\x00 two"),
+        ("custom_fields.no\x00te", "a\x07b\nc"),
+        ("custom_fields.answers", ["x\x00", {"k\x01": "v\x02"}]),
+        ("tags", "hot\x00,new\tlead"),
+    )
+    assert (payload["first_name"], payload["last_name"], payload["email"]) == ("Jane", "Doe", "jane@example.com")
+    assert payload["company_name"] == "Acme Inc"
+    assert payload["description"] == "line one\r\nline two"
+    assert payload["custom_fields"] == {"note": "ab\nc", "answers": ["x", {"k": "v"}]}
+    assert payload["tags"] == ["website", "hot", "new lead"]
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in (k, *_strings(v))]
+    if isinstance(value, list):
+        return [s for item in value for s in _strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+@settings(max_examples=200, deadline=None)
+@given(pairs=st.lists(st.tuples(TARGETS, VALUES), max_size=8))
+def test_no_control_character_reaches_the_payload(pairs):
+    draft = LeadDraft()
+    for target, value in pairs:
+        draft.assign(target, value)
+    try:
+        payload = finalize(draft, make_source())
+    except Unprocessable:
+        return
+    assert not CONTROL.search(json.dumps(payload, ensure_ascii=False))
+    multiline = _strings(payload.get("custom_fields", {})) + [payload.get("description", "")]
+    single = [s for s in _strings({k: v for k, v in payload.items() if k != "custom_fields"}) if s not in multiline]
+    assert not any(LINE_BREAK.search(s) for s in single)

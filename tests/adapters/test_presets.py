@@ -141,15 +141,18 @@ def test_a_preset_reads_the_answers_like_a_form_and_the_users_mapping_wins():
         "triggerType": "form_submission",
         "payload": {"name": "Contact", "data": {"E-mail": "a@b.co", "Budget": "5k"}},
     }
-    lead = lead_of(source("    preset: webflow\n"), body)
+    lead = lead_of(source("    preset: webflow\n    auth: none\n"), body)
     assert lead["email"] == "a@b.co" and lead["custom_fields"]["Budget"] == "5k"
     assert lead["custom_fields"]["form_name"] == "Contact" and lead["source"] == "webflow"
-    mapped = lead_of(source("    preset: webflow\n    mapping: {custom_fields.form_name: \"'Landing page'\"}\n"), body)
+    mapped = lead_of(
+        source("    preset: webflow\n    auth: none\n    mapping: {custom_fields.form_name: \"'Landing page'\"}\n"),
+        body,
+    )
     assert mapped["custom_fields"]["form_name"] == "Landing page"
 
 
 def test_calendly_reschedules_and_cancellations_are_not_new_leads():
-    src = source("    preset: calendly\n")
+    src = source("    preset: calendly\n    auth: none\n")
     invitee = {"email": "a@b.co", "name": "Ann Lee", "uri": "https://api.calendly.com/x/invitees/1"}
     for body in (
         {"event": "invitee.canceled", "payload": invitee},
@@ -172,5 +175,7 @@ def test_tally_choices_are_texts_and_per_option_checkbox_copies_are_skipped():
         },
         {"key": "q2_o1", "label": "Channels (Ads)", "type": "CHECKBOXES", "value": True},
     ]
-    lead = lead_of(source("    preset: tally\n"), {"eventType": "FORM_RESPONSE", "data": {"fields": fields}})
+    lead = lead_of(
+        source("    preset: tally\n    auth: none\n"), {"eventType": "FORM_RESPONSE", "data": {"fields": fields}}
+    )
     assert lead["custom_fields"] == {"Channels": ["Ads"]}

@@ -30,9 +30,14 @@ sources:
 """
 
 
+OPEN = "    auth: none\n"
+"""What a source with neither token nor secret must say; :func:`source` adds it to such options."""
+
+
 def source(options: str, **env: str) -> SourceConfig:
-    """The ``hook`` source from YAML lines indented under it."""
-    return parse_yaml(HEAD + options, env).sources["hook"]
+    """The ``hook`` source from YAML lines indented under it (open with ``auth: none`` unless they authenticate)."""
+    authenticates = any(f"    {key}:" in options for key in ("token", "secret", "auth"))
+    return parse_yaml(HEAD + options + ("" if authenticates else OPEN), env).sources["hook"]
 
 
 def config_error(options: str) -> str:
@@ -144,8 +149,30 @@ def test_missing_or_wrong_token_is_401(headers, query):
         json_kind.verify(request({}, headers, query), source(TOKEN_SOURCE))
 
 
-def test_no_token_or_secret_configured_accepts_anything():
+def test_an_open_source_accepts_anything():
     json_kind.verify(request({}), source("    mapping: {email: email}\n"))
+
+
+def test_neither_token_nor_secret_needs_auth_none_said_out_loud():
+    """A stranger who finds the URL can post leads to an open source: it is never one by omission."""
+    with pytest.raises(ConfigError, match="auth: none"):
+        parse_yaml(HEAD + "    mapping: {email: email}\n", {})
+    assert "contradicts" in config_error("    token: t\n    auth: none\n    mapping: {email: email}\n")
+    assert json_kind.warnings(source("    mapping: {email: email}\n"))
+    assert json_kind.warnings(source("    token: t\n    mapping: {email: email}\n")) == []
+
+
+def test_on_an_open_source_an_event_id_counts_only_with_the_lead_it_came_with():
+    """Anyone may post there, so a stranger's post with a real lead's id must not make that lead a duplicate."""
+    src = source("    event_id: id\n" + PLAIN)
+    [forged] = json_kind.parse(request({"id": "sub-1001", "email": "troll@example.com"}), src)
+    [real] = json_kind.parse(request({"id": "sub-1001", "email": "jane@example.com"}), src)
+    [resent] = json_kind.parse(request({"email": "jane@example.com", "id": "sub-1001"}), src)
+    assert forged.dedupe_keys != real.dedupe_keys
+    assert real.dedupe_keys == resent.dedupe_keys and real.dedupe_keys[0].startswith("sub-1001:")
+    authenticated = source("    token: t\n    event_id: id\n" + PLAIN)
+    [trusted] = json_kind.parse(request({"id": "sub-1001", "email": "jane@example.com"}), authenticated)
+    assert trusted.dedupe_keys == ("sub-1001",)
 
 
 def test_signature_is_checked_on_the_raw_bytes():
@@ -195,7 +222,7 @@ def test_items_selects_the_leads_and_event_id_keys_each_one():
     body = {"payload": {"submissions": [{"email": "a@b.co", "meta": {"id": 7}}, {"email": "c@d.co"}]}}
     first, second = json_kind.parse(request(body), src)
     assert first.raw == {"item": {"email": "a@b.co", "meta": {"id": 7}}}
-    assert first.dedupe_keys == ("7",)
+    assert first.dedupe_keys[0].startswith("7:")  # an open source: the id with the lead's digest
     assert second.dedupe_keys == ()
 
 
@@ -244,7 +271,7 @@ def test_bodies_that_are_not_leads_are_400(body, match):
 
 
 def test_event_id_must_select_a_scalar():
-    src = source("    event_id: meta\n" + PLAIN)
+    src = source("    token: t\n    event_id: meta\n" + PLAIN)
     with pytest.raises(BadInput, match="event_id 'meta' must select a string or number.*an object"):
         json_kind.parse(request({"email": "a@b.co", "meta": {"id": 1}}), src)
     [event] = json_kind.parse(request({"email": "a@b.co", "meta": "  abc "}), src)

@@ -7,13 +7,11 @@ binary every browser test is skipped with a message saying so; nothing else skip
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from tests.support.admin import ADMIN_CONFIG
 from tests.support.browser import DESKTOP
@@ -36,20 +34,6 @@ STEP_TIMEOUT_MS = 10_000
 @pytest.fixture
 def config(make_config):
     return make_config(ADMIN_CONFIG)
-
-
-@pytest.fixture
-def live_server(app) -> Iterator[str]:
-    """The app served over real HTTP on 127.0.0.1 (a free port), in a thread, for one test."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-gateway", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")

@@ -197,6 +197,35 @@ def test_event_list_pages_with_older_link(admin):
     assert admin.get("/admin/events?cursor=garbage").status_code == 302
 
 
+def test_a_large_event_page_is_cut_and_links_the_raw_download(admin, rt):
+    """A value and a field list far over what a page shows: both cut and marked; the download has them whole."""
+    fields = {"email": "big@example.com", "message": "m" * 15_000, "api_key": "key-555555"}
+    fields.update({f"f{i}": "v" for i in range(900)})
+    event_id = post_lead(admin, **fields)
+    response = admin.get(f"/admin/events/{event_id}")
+    page = text(response)
+    assert len(response.get_data()) < 300_000
+    assert "long values and lists are cut on this page" in page
+    assert "… [cut: 15000 characters in all]" in page and "… [cut: 903 items in all]" in page
+    link = f'href="/admin/events/{event_id}/raw"'
+    assert link in page
+    download = admin.get(f"/admin/events/{event_id}/raw")
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"] == f'attachment; filename="{event_id}.raw.json"'
+    stored = dict(download.get_json()["fields"])
+    assert len(stored) == len(fields) and stored["message"] == "m" * 15_000
+    assert stored["api_key"] == "[redacted]"
+
+
+def test_the_raw_download_needs_a_login(client, rt):
+    event_id = post_lead(client, email="small@example.com")
+    response = client.get(f"/admin/events/{event_id}/raw")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+    assert log_in(client).status_code == 303
+    page = text(client.get(f"/admin/events/{event_id}"))
+    assert f'href="/admin/events/{event_id}/raw"' in page and "cut on this page" not in page
+
+
 def test_event_page_shows_attempts_diff_and_no_secrets(admin, rt, crm, deliver_all):
     crm.set_faults(status=503, count=1)
     response = admin.post(

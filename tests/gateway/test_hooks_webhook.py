@@ -67,6 +67,7 @@ CONFIG = (
       custom_fields.answers: payload.questions_and_answers
   batch:
     kind: json
+    token: batch-token
     event_id: id
     mapping: {{email: contact.email, first_name: contact.first}}
   signed:
@@ -315,10 +316,10 @@ def test_top_level_array_is_one_lead_each_and_resending_it_delivers_nothing_new(
         {"id": "L2", "contact": {"email": "two@example.com", "first": "Two"}},
         {"id": "L3", "contact": {"email": "three@example.com"}, "utm_source": "ads"},
     ]
-    first = post(client, "batch", leads)
+    first = post(client, "batch", leads, bearer("batch-token"))
     assert first.status_code == 202
     assert [e["duplicate"] for e in first.get_json()["events"]] == [False, False, False]
-    again = post(client, "batch", [leads[0], {**leads[2], "retry": 1}])
+    again = post(client, "batch", [leads[0], {**leads[2], "retry": 1}], bearer("batch-token"))
     assert [e["duplicate"] for e in again.get_json()["events"]] == [True, True]
     deliver_all(rt)
     payloads = sorted((d["payload"] for d in crm.deliveries), key=lambda p: p["email"])
@@ -336,7 +337,7 @@ def test_items_that_select_no_array_is_400_naming_the_expression(client, rt):
 
 @pytest.mark.parametrize("data", [b"{oops", b"email=a%40b.co", b'"text"'])
 def test_a_body_that_is_no_json_lead_is_400(client, rt, data):
-    response = client.post("/hooks/batch", data=data, content_type="application/json")
+    response = post(client, "batch", data, bearer("batch-token"))
     assert response.status_code == 400
     assert response.get_json()["ok"] is False
     assert nothing_stored(rt)
@@ -345,7 +346,7 @@ def test_a_body_that_is_no_json_lead_is_400(client, rt, data):
 def test_a_lead_the_mapping_cannot_read_is_kept_as_rejected_and_replays_after_the_fix(
     client, rt, crm, deliver_all, make_config, redis_client: redis.Redis
 ):
-    response = post(client, "batch", {"id": "L9", "contact": {"mail": "nine@example.com"}})
+    response = post(client, "batch", {"id": "L9", "contact": {"mail": "nine@example.com"}}, bearer("batch-token"))
     assert response.status_code == 202
     assert response.get_json()["status"] == "rejected"
     event_id = response.get_json()["event_id"]

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway import create_app
+from leadgate.runtime import Runtime
+from tests.support.admin import AUTH
+from tests.support.admin import TOKEN
 from tests.support.config import BASE_CONFIG
 from tests.support.hooks import post_form
+
+
+@pytest.fixture
+def config(make_config):
+    """Public metrics, so the counters can be scraped as Prometheus would without a token."""
+    return make_config("metrics_public: true\n" + BASE_CONFIG)
 
 
 def scrape(client, **kwargs) -> dict[tuple[str, tuple], float]:
@@ -67,12 +78,15 @@ def test_dead_letters_and_gauge(client, rt, crm, deliver_all):
     assert samples[("leadgate_dead_letters", ())] == 1
 
 
-def test_metrics_can_require_the_admin_token(make_config, redis_client):
-    from gateway import create_app
-    from leadgate.runtime import Runtime
-
-    text = "admin_token: s3cret\nmetrics_public: false\n" + BASE_CONFIG
+def test_metrics_need_the_admin_token_unless_made_public(make_config, redis_client):
+    """The default: source ids and counts are not for strangers."""
+    text = f"admin_token: {TOKEN}\n" + BASE_CONFIG
     client = create_app(runtime=Runtime.from_config(make_config(text), client=redis_client)).test_client()
     assert client.get("/metrics").status_code == 401
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert scrape(client, headers={"Authorization": "Bearer s3cret"})[("leadgate_queue_depth", ())] == 0
+    assert scrape(client, headers=AUTH)[("leadgate_queue_depth", ())] == 0
+
+
+def test_metrics_without_an_admin_token_are_off_unless_made_public(make_config, redis_client):
+    client = create_app(runtime=Runtime.from_config(make_config(), client=redis_client)).test_client()
+    assert client.get("/metrics").status_code == 401

@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from adapters import facebook
 from adapters import form
 from leadgate import defaults
 from leadgate.config import SANDBOX_API_KEY
 from leadgate.config import Config
 from leadgate.config import ConfigError
 from leadgate.config import DeliveryPolicy
+from leadgate.config import RequestLimits
 from tests.support.config import load_config
 from tests.support.config import parse_yaml
 
@@ -456,3 +458,57 @@ sources:
 """
     with pytest.raises(ConfigError, match=r"sources\.a\.field_map\.org: 'company' is not a lead field"):
         parse_yaml(text, {})
+
+
+# -- request limits --------------------------------------------------------------------------------
+
+
+LIMITED = (
+    ONE_DESTINATION
+    + """
+request_limits:
+  max_body_bytes: 65536
+  max_fields: 300
+  max_depth: 8
+sources:
+  plain:
+    kind: form
+  own:
+    kind: form
+    max_fields: 40
+    max_value_length: 500
+  meta:
+    kind: facebook
+    app_secret: s
+    verify_token: v
+    access_token: t
+"""
+)
+
+
+def test_request_limits_default_to_the_documented_values():
+    source = parse(MINIMAL).sources["contact-us"]
+    assert source.max_body_bytes == defaults.MAX_BODY_BYTES
+    assert source.limits == RequestLimits(
+        max_fields=defaults.MAX_FIELDS,
+        max_name_length=defaults.MAX_NAME_LENGTH,
+        max_value_length=defaults.MAX_VALUE_LENGTH,
+        max_depth=defaults.MAX_DEPTH,
+    )
+
+
+def test_request_limits_come_from_the_source_then_the_kind_then_request_limits():
+    sources = parse(LIMITED).sources
+    assert sources["plain"].max_body_bytes == 65536
+    assert sources["plain"].limits == RequestLimits(max_fields=300, max_depth=8)
+    assert sources["own"].limits == RequestLimits(max_fields=40, max_value_length=500, max_depth=8)
+    # Meta batches: the kind's own field limit wins over the shared one; the rest is shared
+    assert sources["meta"].limits == RequestLimits(max_fields=facebook.LIMITS["max_fields"], max_depth=8)
+
+
+@pytest.mark.parametrize(
+    "where", ["request_limits:\n  max_fields: 0\n", "sources:\n  x:\n    kind: form\n    max_depth: 0\n"]
+)
+def test_a_request_limit_must_be_positive(where):
+    message = config_error(ONE_DESTINATION + where)
+    assert "max_" in message and "greater than or equal to 1" in message

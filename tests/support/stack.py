@@ -80,6 +80,7 @@ UNIX_SOCKET_MAX = 100
 """``sun_path`` holds 108 bytes on Linux; deep pytest temp dirs can exceed it."""
 
 CONFIG_TEMPLATE = """\
+metrics_public: true
 destinations:
   main:
     base_url: {crm_url}

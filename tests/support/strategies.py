@@ -77,6 +77,7 @@ sources:
     kind: form
   batch:
     kind: json
+    auth: none
     items: leads
     event_id: id
     phone_region: GB

@@ -12,15 +12,12 @@ import hashlib
 import hmac
 import json
 import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from click.testing import CliRunner
-from werkzeug.serving import make_server
 
 from adapters import get_adapter
 from adapters.samples import MARKER
@@ -71,6 +68,7 @@ SOURCES = {
       custom_fields.form: payload.name
   calendly:
     kind: json
+    auth: none
     items: "[@][?event=='invitee.created']"
     event_id: payload.uri
     unmapped: drop
@@ -82,6 +80,7 @@ SOURCES = {
       custom_fields.utm_source: payload.tracking.utm_source
   no-contact:
     kind: json
+    auth: none
     mapping: {{custom_fields.note: note}}
   preset-webflow:
     kind: json
@@ -142,20 +141,6 @@ def config(make_config) -> Config:
     return make_config(config_text())
 
 
-@pytest.fixture
-def gateway_url(app) -> Iterator[str]:
-    """The test app served over real HTTP on 127.0.0.1."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-
-
 def write_config(tmp_path: Path, crm: SandboxCRM, text: str, name: str = "leadgate.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text.format(crm_url=crm.url, api_key=API_KEY), encoding="utf-8")
@@ -175,10 +160,10 @@ def delivered(crm: SandboxCRM) -> list[dict[str, Any]]:
     return [d["payload"] for d in crm.deliveries]
 
 
-def test_form_sample_is_posted_and_delivered(config_file, gateway_url, rt, crm, deliver_all):
-    result = run(config_file, "contact-us", "--url", gateway_url)
+def test_form_sample_is_posted_and_delivered(config_file, live_server, rt, crm, deliver_all):
+    result = run(config_file, "contact-us", "--url", live_server)
     assert result.exit_code == 0, result.output
-    assert f"POST {gateway_url}/hooks/contact-us -> 202" in result.output
+    assert f"POST {live_server}/hooks/contact-us -> 202" in result.output
     assert '"status": "queued"' in result.output
     deliver_all(rt)
     [lead] = delivered(crm)
@@ -189,15 +174,15 @@ def test_form_sample_is_posted_and_delivered(config_file, gateway_url, rt, crm, 
     assert lead["custom_fields"][MARKER].startswith("send-test-")
 
 
-def test_running_it_twice_is_two_leads_not_a_duplicate(config_file, gateway_url, rt, crm, deliver_all):
-    assert run(config_file, "contact-us", "--url", gateway_url).exit_code == 0
-    assert run(config_file, "contact-us", "--url", gateway_url).exit_code == 0
+def test_running_it_twice_is_two_leads_not_a_duplicate(config_file, live_server, rt, crm, deliver_all):
+    assert run(config_file, "contact-us", "--url", live_server).exit_code == 0
+    assert run(config_file, "contact-us", "--url", live_server).exit_code == 0
     deliver_all(rt)
     assert len(crm.deliveries) == 2
 
 
-def test_json_sample_follows_the_mapping_with_token_and_signature(config_file, gateway_url, rt, crm, deliver_all):
-    result = run(config_file, "webflow", "--url", gateway_url)
+def test_json_sample_follows_the_mapping_with_token_and_signature(config_file, live_server, rt, crm, deliver_all):
+    result = run(config_file, "webflow", "--url", live_server)
     assert result.exit_code == 0, result.output
     deliver_all(rt)
     [lead] = delivered(crm)
@@ -210,9 +195,9 @@ def test_json_sample_follows_the_mapping_with_token_and_signature(config_file, g
 
 
 def test_json_sample_through_an_items_filter_and_unbuildable_expressions(
-    config_file, gateway_url, rt, crm, deliver_all
+    config_file, live_server, rt, crm, deliver_all
 ):
-    result = run(config_file, "calendly", "--url", gateway_url)
+    result = run(config_file, "calendly", "--url", live_server)
     assert result.exit_code == 0, result.output
     assert "note: cannot build a sample for description" in result.output
     deliver_all(rt)
@@ -221,16 +206,16 @@ def test_json_sample_through_an_items_filter_and_unbuildable_expressions(
     assert lead["custom_fields"] == {"utm_source": "sample utm_source"}
 
 
-def test_a_sample_stored_as_rejected_fails_the_command(config_file, gateway_url, rt):
-    result = run(config_file, "no-contact", "--url", gateway_url)
+def test_a_sample_stored_as_rejected_fails_the_command(config_file, live_server, rt):
+    result = run(config_file, "no-contact", "--url", live_server)
     assert result.exit_code == 1
     assert "-> 202" in result.output and "FAILED: stored as rejected" in result.output
     assert [e.status for e in rt.store.recent()] == ["rejected"]
 
 
-def test_google_ads_sample_is_a_test_lead_with_the_key(config_file, gateway_url, rt, crm, deliver_all):
+def test_google_ads_sample_is_a_test_lead_with_the_key(config_file, live_server, rt, crm, deliver_all):
     needs("google_ads")
-    result = run(config_file, "google", "--url", gateway_url)
+    result = run(config_file, "google", "--url", live_server)
     assert result.exit_code == 0, result.output
     assert "-> 200" in result.output
     deliver_all(rt)
@@ -239,9 +224,9 @@ def test_google_ads_sample_is_a_test_lead_with_the_key(config_file, gateway_url,
     assert "test-lead" in lead["tags"]
 
 
-def test_typeform_sample_is_signed_and_mapped(config_file, gateway_url, rt, crm, deliver_all):
+def test_typeform_sample_is_signed_and_mapped(config_file, live_server, rt, crm, deliver_all):
     needs("typeform")
-    result = run(config_file, "tf", "--url", gateway_url)
+    result = run(config_file, "tf", "--url", live_server)
     assert result.exit_code == 0, result.output
     deliver_all(rt)
     [lead] = delivered(crm)
@@ -249,12 +234,12 @@ def test_typeform_sample_is_signed_and_mapped(config_file, gateway_url, rt, crm,
     assert lead["phone"] == "+14155552671"
 
 
-def test_facebook_sample_checks_handshake_and_signature_without_inventing_a_lead(config_file, gateway_url, rt):
+def test_facebook_sample_checks_handshake_and_signature_without_inventing_a_lead(config_file, live_server, rt):
     needs("facebook")
-    result = run(config_file, "fb", "--url", gateway_url)
+    result = run(config_file, "fb", "--url", live_server)
     assert result.exit_code == 0, result.output
-    assert f"GET {gateway_url}/hooks/fb -> 200" in result.output
-    assert f"POST {gateway_url}/hooks/fb -> 200" in result.output
+    assert f"GET {live_server}/hooks/fb -> 200" in result.output
+    assert f"POST {live_server}/hooks/fb -> 200" in result.output
     assert "Lead Ads Testing Tool" in result.output
     assert "fb-verify" not in result.output and "fb-app-secret" not in result.output
     assert rt.store.recent() == []
@@ -272,21 +257,21 @@ def test_facebook_sample_checks_handshake_and_signature_without_inventing_a_lead
     ],
 )
 def test_secrets_that_differ_from_the_gateway_fail_the_command(
-    tmp_path, crm, gateway_url, rt, source_id, kind, old, new
+    tmp_path, crm, live_server, rt, source_id, kind, old, new
 ):
     needs(kind)
     stale = write_config(tmp_path, crm, config_text(**{old: new}), "stale.yaml")
-    result = run(stale, source_id, "--url", gateway_url)
+    result = run(stale, source_id, "--url", live_server)
     assert result.exit_code == 1, result.output
     assert "FAILED" in result.output
     assert rt.store.recent() == []
 
 
-def test_public_url_is_the_default_target(tmp_path, crm, gateway_url, rt):
-    path = write_config(tmp_path, crm, f"public_url: {gateway_url}/\n" + config_text(), "public.yaml")
+def test_public_url_is_the_default_target(tmp_path, crm, live_server, rt):
+    path = write_config(tmp_path, crm, f"public_url: {live_server}/\n" + config_text(), "public.yaml")
     result = run(path, "contact-us")
     assert result.exit_code == 0, result.output
-    assert f"{gateway_url}/hooks/contact-us -> 202" in result.output
+    assert f"{live_server}/hooks/contact-us -> 202" in result.output
 
 
 def test_unreachable_gateway_and_unknown_source_exit_non_zero(config_file, rt):
@@ -358,7 +343,7 @@ def test_facebook_sample_is_signed_in_hex_for_a_configured_page():
 
 
 def test_an_items_expression_the_builder_cannot_shape_is_a_clear_error():
-    text = HEAD + "  odd:\n    kind: json\n    items: 'length(leads)'\n    mapping: {{email: email}}\n"
+    text = HEAD + "  odd:\n    kind: json\n    auth: none\n    items: 'length(leads)'\n    mapping: {{email: email}}\n"
     source = parse_yaml(text.format(crm_url="http://127.0.0.1:9", api_key="k"), {}).sources["odd"]
     with pytest.raises(SendTestError, match="cannot build a sample body for items 'length\\(leads\\)'"):
         build_samples(source)
@@ -374,9 +359,9 @@ def test_hook_url_prefers_the_flag_then_public_url():
 
 @pytest.mark.parametrize("preset", ["webflow", "calendly", "tally", "hubspot", "jotform"])
 def test_a_preset_source_gets_its_senders_example_signed_its_senders_way(
-    preset, config_file, gateway_url, rt, crm, deliver_all
+    preset, config_file, live_server, rt, crm, deliver_all
 ):
-    result = run(config_file, f"preset-{preset}", "--url", gateway_url)
+    result = run(config_file, f"preset-{preset}", "--url", live_server)
     assert result.exit_code == 0, result.output
     assert "-> 20" in result.output and "-> 401" not in result.output
     deliver_all(rt)
