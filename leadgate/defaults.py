@@ -81,3 +81,8 @@ DISPLAY_VALUE_CHARS = 4096
 
 DISPLAY_ITEMS = 200
 """The admin API and dashboard show this many items of a longer list (or keys of an object), then a marker."""
+
+RECORD_TRIES = 130
+"""How often a worker tries to record a delivery ConnectGain accepted when Redis refuses (about 10 minutes)."""
+RECORD_BACKOFF_SECONDS = (0.25, 5.0)
+"""First wait between those tries, and the longest (each wait doubles)."""

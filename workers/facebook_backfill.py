@@ -92,19 +92,13 @@ def _webhook_part(lead: dict[str, Any], form_id: str, page_id: str | None) -> di
 
 
 def _seen(rt: Runtime, source: SourceConfig, leadgen_ids: list[str]) -> set[str]:
-    """The ids whose intake dedupe key points at an event that still exists (the rule ``accept`` uses)."""
+    """The ids intake would answer as duplicates: a platform id counts for its whole dedupe window (90 days),
+    whether or not its event still exists (the rule ``accept`` uses)."""
     if not leadgen_ids:
         return set()
     keys = [rt.store.dedupe_key(source.id, "id", leadgen_id) for leadgen_id in leadgen_ids]
     holders = rt.redis.mget(keys)
-    pipe = rt.redis.pipeline(transaction=False)
-    candidates = []
-    for leadgen_id, holder in zip(leadgen_ids, holders, strict=True):
-        if holder is not None:
-            event_id = holder.decode() if isinstance(holder, bytes) else str(holder)
-            pipe.exists(rt.store.key(event_id))
-            candidates.append(leadgen_id)
-    return {leadgen_id for leadgen_id, alive in zip(candidates, pipe.execute(), strict=True) if alive}
+    return {leadgen_id for leadgen_id, holder in zip(leadgen_ids, holders, strict=True) if holder is not None}
 
 
 def _next_page(pager: FormLeadsPager, sleep: Callable[[float], None]) -> list[dict[str, Any]] | None:

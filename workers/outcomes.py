@@ -11,14 +11,19 @@ import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
+import redis
+
+from leadgate import defaults
 from leadgate.events import Event
 from leadgate.runtime import Runtime
 from workers.errors import DeliveryError
 from workers.errors import NothingToDeliver
 from workers.errors import OperatorActionError
 from workers.errors import TransientError
+from workers.retrying import call_with_retries
 
 __all__ = ["log_attempt", "pause_destination", "record_delivered", "record_failure", "retry_delay"]
 
@@ -43,27 +48,70 @@ def record_delivered(
     contact_id: str,
     deal_id: str = "",
 ) -> str:
-    """Records a lead ConnectGain accepted (single or bulk), with its contact id."""
+    """Records a lead ConnectGain accepted (single or bulk), with its contact id; see :func:`record_sent`."""
     attempt.update(outcome="delivered", duration_ms=_ms(started))
-    rt.store.finish(
+    record_sent(
+        rt,
         event.id,
-        dispatch,
-        "delivered",
-        attempt,
-        {
-            "status": "delivered",
-            "contact_id": contact_id,
-            "deal_id": deal_id,
-            "delivered_at": time.time(),
-            "last_status_code": attempt.get("status_code") or 0,
-            "last_error": "",
-            "next_attempt_at": "",
-        },
-        destination=event.destination,
-        received_at=event.received_at,
+        lambda: rt.store.finish(
+            event.id,
+            dispatch,
+            "delivered",
+            attempt,
+            {
+                "status": "delivered",
+                "contact_id": contact_id,
+                "deal_id": deal_id,
+                "delivered_at": time.time(),
+                "last_status_code": attempt.get("status_code") or 0,
+                "last_error": "",
+                "next_attempt_at": "",
+            },
+            destination=event.destination,
+            received_at=event.received_at,
+        ),
     )
     log_attempt(event, attempt)
     return "delivered"
+
+
+def record_sent(
+    rt: Runtime, event_id: str, write: Callable[[], object], sleep: Callable[[float], None] = time.sleep
+) -> None:
+    """Runs ``write`` (the record of a lead ConnectGain has accepted) until Redis takes it.
+
+    Letting it fail would let the lease run out and the lead go out a second time, which is what
+    happened when Redis was full (``OOM``) or read-only during a failover. So the event is first
+    taken out of the due set (:meth:`~leadgate.lifecycle.DeliveryLifecycle.hold`, which Redis
+    allows even when full) and the write is retried with a doubling wait for about ten minutes
+    (:data:`~leadgate.defaults.RECORD_TRIES`); this worker takes no other job meanwhile, and
+    none could be recorded anyway. If Redis is still refusing then, the error is raised: the lead
+    was delivered once, and the event stays ``delivering`` (``leadgate health`` shows it).
+    """
+    try:
+        write()
+        return
+    except redis.RedisError as err:
+        log.error("ConnectGain accepted %s but Redis refused to record it (%s): holding it", event_id, err)
+    try:
+        rt.store.hold(event_id)
+    except redis.RedisError as err:
+        log.error("could not hold %s either (%s): if its lease runs out first it may be sent again", event_id, err)
+
+    def attempt_write(_: int) -> None:
+        try:
+            write()
+        except redis.RedisError as err:
+            raise TransientError(f"Redis refused to record the delivery of {event_id}: {err}") from err
+
+    first, longest = defaults.RECORD_BACKOFF_SECONDS
+    call_with_retries(
+        attempt_write,
+        tries=defaults.RECORD_TRIES,
+        wait=lambda n, _: min(first * 2 ** (n - 1), longest),
+        sleep=sleep,
+    )
+    log.info("recorded the delivery of %s after Redis took writes again", event_id)
 
 
 def record_failure(

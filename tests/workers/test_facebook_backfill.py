@@ -148,10 +148,12 @@ def test_dry_run_queues_nothing(rt, graph, config_file):
     assert rt.store.recent() == [] and rt.store.due_count() == 0
 
 
-def test_an_expired_dedupe_record_does_not_count_as_seen(rt, graph):
+def test_a_lead_whose_event_expired_still_counts_as_seen(rt, graph):
+    """Its id stays claimed for the 90-day dedupe window: a backfill must not deliver it a second time."""
     [lead_id] = add_form(graph, 1)
     rt.redis.set(rt.store.dedupe_key("fb", "id", lead_id), "ev_gone")
-    assert backfill_form(rt, rt.config.sources["fb"], FORM_ID, since=SINCE).queued == 1
+    result = backfill_form(rt, rt.config.sources["fb"], FORM_ID, since=SINCE)
+    assert (result.seen, result.queued) == (1, 0)
 
 
 def test_transient_page_errors_are_retried(rt, graph):
