@@ -71,7 +71,8 @@ def check_urlencoded(body: bytes, limits: RequestLimits) -> None:
 
 def check_fields(pairs: Iterable[tuple[str, str]], limits: RequestLimits) -> None:
     """Decoded form fields: how many, and how long each name and value is."""
-    for count, (name, value) in enumerate(pairs, start=1):
+    for count, (given_name, given_value) in enumerate(pairs, start=1):
+        name, value = given_name or "", given_value or ""  # a part without a name (hypothesis found one)
         if count > limits.max_fields:
             raise too_many_fields(limits)
         if len(name) > limits.max_name_length:

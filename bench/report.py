@@ -10,6 +10,8 @@ from rich.table import Table
 from bench.delivery import DeliveryResults
 from bench.ingest import IngestResults
 from bench.ingest import IngestRun
+from bench.memory import BUDGET_BYTES
+from bench.memory import MemoryResults
 
 __all__ = ["Ratio", "build_table", "markdown", "ratios"]
 
@@ -114,6 +116,7 @@ def rows(
     delivery: DeliveryResults | None,
     rss: dict[str, int],
     handler_slots: int | None = None,
+    memory: MemoryResults | None = None,
 ) -> list[list[list[str]]]:
     """Sections of rows, one cell per :data:`HEADERS` entry.
 
@@ -160,6 +163,25 @@ def rows(
     if rss:
         sections.append(
             [[f"(c) peak RSS, {name}", f"{kib / 1024:.1f} MiB", "", "", "", "", "", ""] for name, kib in rss.items()]
+        )
+    if memory is not None and memory.runs:
+        section = []
+        for mem in memory.runs:
+            label = f"(d) Redis memory per delivered {mem.kind} event, {mem.events:,} events"
+            now = mem.now
+            note = (
+                f"redis {mem.redis_version}; keys {now.record:,.0f} + index {now.index:,.0f} B; "
+                f"dedupe claims {now.dedupe:,.0f} B; rq jobs left {now.jobs:,.0f} B"
+            )
+            section.append([label, f"{now.event:,.0f} B", "", "", "", "", "", note])
+            section.append([f"(d) same, before-format baseline ({mem.kind})", f"{mem.before:,.0f} B"] + [""] * 6)
+        sections.append(section)
+        sections.append(
+            [
+                [f"{mem.kind} event bytes, now / before-format", f"{mem.now.event / mem.before:.2f}", "", "", "", ""]
+                + [f"<= {BUDGET_BYTES} B", "PASS" if mem.now.event <= BUDGET_BYTES else "FAIL"]
+                for mem in memory.runs
+            ]
         )
     found = ratios(ingest, delivery, handler_slots)
     if found:

@@ -28,6 +28,8 @@ from bench.ingest import IngestResults
 from bench.ingest import IngestSettings
 from bench.ingest import measure_ingestion
 from bench.load import wrk_available
+from bench.memory import MemoryResults
+from bench.memory import measure_memory
 from bench.report import build_table
 from bench.report import markdown
 from bench.report import ratios
@@ -40,8 +42,8 @@ from leadgate.sandbox.processes import Processes
 
 __all__ = ["main"]
 
-FULL = {"seconds": 20.0, "slices": 4, "warmup": 3.0, "single": 200, "bulk": 10_000}
-QUICK = {"seconds": 4.0, "slices": 2, "warmup": 1.0, "single": 60, "bulk": 2_000}
+FULL = {"seconds": 20.0, "slices": 4, "warmup": 3.0, "single": 200, "bulk": 10_000, "memory": 2_000}
+QUICK = {"seconds": 4.0, "slices": 2, "warmup": 1.0, "single": 60, "bulk": 2_000, "memory": 500}
 
 
 def raw_results(
@@ -50,6 +52,7 @@ def raw_results(
     delivery: DeliveryResults | None,
     rss: dict[str, int],
     handler_slots: int,
+    memory: MemoryResults | None = None,
 ) -> dict[str, Any]:
     """The run's figures as plain JSON (latency histograms left out)."""
     return {
@@ -79,6 +82,10 @@ def raw_results(
             for key, run in (delivery.runs.items() if delivery else [])
         },
         "rss_kib": rss,
+        "memory_bytes_per_event": {
+            run.kind: {"now": asdict(run.now), "before_format": run.before, "redis_version": run.redis_version}
+            for run in (memory.runs if memory else [])
+        },
         "ratios": [asdict(r) for r in ratios(ingest, delivery, handler_slots)],
     }
 
@@ -90,7 +97,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--seconds", type=float, help="measured load per condition, in slices taken in turns (default 20, quick 4)"
     )
     parser.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections (32)")
-    parser.add_argument("--parts", default="ingest,delivery", help="which parts to run: ingest,delivery")
+    parser.add_argument("--parts", default="ingest,delivery,memory", help="which parts to run: ingest,delivery,memory")
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown to this file")
     parser.add_argument("--json", type=Path, help="also write the raw results as JSON to this file")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, configs)")
@@ -120,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     procs = Processes(workdir, env)
     ingest: IngestResults | None = None
     delivery: DeliveryResults | None = None
+    memory: MemoryResults | None = None
     bench: Bench | None = None
     try:
         log(f"run directory {workdir}; {multiprocessing.cpu_count()} CPUs; load generator {generator}")
@@ -136,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             ingest = measure_ingestion(bench, procs, settings, log)
         if "delivery" in parts:
             delivery = measure_delivery(bench, procs, int(preset["single"]), int(preset["bulk"]), log)
+        if "memory" in parts:
+            memory = measure_memory(bench, int(preset["memory"]), log)
     except KeyboardInterrupt:
         console.print("[red]interrupted; stopping everything[/red]")
     finally:
@@ -149,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         rss.update(
             {f"leadgate worker, {run.mode}": run.worker_rss_kib for run in delivery.runs.values() if run.worker_rss_kib}
         )
-    sections = rows(ingest, delivery, rss, workers * threads)
+    sections = rows(ingest, delivery, rss, workers * threads, memory)
     seconds = args.seconds or preset["seconds"]
     title = (
         f"leadgate benchmark ({'quick' if args.quick else 'full'}): {multiprocessing.cpu_count()} CPUs, gunicorn "
@@ -161,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         args.markdown.write_text(f"{title}\n\n{markdown(sections)}")
     if args.json:
-        args.json.write_text(json.dumps(raw_results(title, ingest, delivery, rss, workers * threads), indent=2))
+        args.json.write_text(json.dumps(raw_results(title, ingest, delivery, rss, workers * threads, memory), indent=2))
     if args.keep:
         console.print(f"logs and configs kept in {workdir}")
     else:

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import redis
 
 from adapters import KINDS
 from bench.load import FACEBOOK_APP_SECRET
 from leadgate.config import Config
 from leadgate.config import load_config
+from leadgate.redis_client import client_for_url
 from leadgate.runtime import Runtime
 
 __all__ = ["API_KEY", "FACEBOOK_SOURCE", "FORM_SOURCE", "Bench", "base_env", "gunicorn_settings", "write_config"]
@@ -81,7 +81,7 @@ class Bench:
 
     def __post_init__(self) -> None:
         self.http = httpx.Client(timeout=30, trust_env=False)
-        self.redis = redis.Redis.from_url(self.redis_url)
+        self.redis = client_for_url(self.redis_url)
 
     def config_path(self, batch_size: int) -> Path:
         path = self.workdir / f"leadgate-batch{batch_size}.yaml"
@@ -93,7 +93,7 @@ class Bench:
         return load_config(self.config_path(batch_size), environ={"REDIS_URL": self.redis_url}, kinds=KINDS)
 
     def runtime(self, batch_size: int) -> Runtime:
-        return Runtime.from_config(self.config(batch_size), client=redis.Redis.from_url(self.redis_url))
+        return Runtime.from_config(self.config(batch_size), client=client_for_url(self.redis_url))
 
     def leadgate_env(self, batch_size: int) -> dict[str, str]:
         return {**self.env, "LEADGATE_CONFIG": str(self.config_path(batch_size)), "REDIS_URL": self.redis_url}

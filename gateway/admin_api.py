@@ -35,6 +35,7 @@ from gateway.schemas import SourcesQuerySchema
 from leadgate.abridge import Abridged
 from leadgate.abridge import first_items
 from leadgate.events import Event
+from leadgate.events import is_event_id
 from leadgate.health import paused_destinations
 from leadgate.history import CursorError
 from leadgate.history import contact_of
@@ -52,9 +53,20 @@ __all__ = ["bp", "event_detail", "event_summary", "raw_download", "replay_waitin
 
 bp = Blueprint("admin_api", __name__, url_prefix="/admin/api")
 
+NOT_AN_EVENT_ID = "no such event: an event id is ev_ and 24 hex digits"
+
 
 def runtime() -> Runtime:
     return current_app.extensions["leadgate"]
+
+
+@bp.before_request
+def known_event_id() -> Response | None:
+    """404 for an ``<event_id>`` in the URL that is not an event id, before it comes near a Redis key name."""
+    event_id = (request.view_args or {}).get("event_id")
+    if event_id is None or is_event_id(event_id):
+        return None
+    return error_response(404, "unknown_event", NOT_AN_EVENT_ID)
 
 
 @bp.after_request

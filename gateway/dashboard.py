@@ -12,10 +12,13 @@ module only decides pages, redirects and messages. No secrets reach a template.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from datetime import timezone
 from typing import Any
+from urllib.parse import unquote
 
+import redis
 from flask import Blueprint
 from flask import Response
 from flask import current_app
@@ -34,6 +37,7 @@ from gateway.admin_api import raw_download
 from gateway.admin_api import replay_waiting
 from gateway.schemas import EVENT_STATUSES
 from gateway.schemas import EventQuerySchema
+from leadgate.events import is_event_id
 from leadgate.health import paused_destinations
 from leadgate.history import CursorError
 from leadgate.history import find_events
@@ -64,6 +68,8 @@ BADGES = {
     "purged": "muted",
 }
 IN_FLIGHT = frozenset({"queued", "delivering", "retrying"})
+NEXT_PATH = re.compile(r"/admin/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*")
+"""What ``next`` may be: a dashboard path and query in URL characters only (no CR, LF, space, ``\\`` or ``#``)."""
 
 
 def runtime() -> Runtime:
@@ -79,9 +85,15 @@ def error_page(status: int, title: str, message: str) -> tuple[str, int]:
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path inside the dashboard: ``next`` must never send a logged-in admin elsewhere."""
-    if target and target.startswith("/admin/") and not target.startswith("//") and "\\" not in target:
-        return target
+    """Only a path inside the dashboard: ``next`` must never send a logged-in admin elsewhere.
+
+    Anything else (another site, ``//host``, a backslash, CR or LF, a ``..`` segment even
+    percent-encoded) falls back to the dashboard's home rather than into a ``Location`` header.
+    """
+    if target and NEXT_PATH.fullmatch(target) and "//" not in target:
+        segments = unquote(target.partition("?")[0]).split("/")
+        if "." not in segments and ".." not in segments:
+            return target
     return url_for("dashboard.index")
 
 
@@ -95,7 +107,16 @@ def guard() -> Any:
         problem = auth.check_csrf()
         if problem:
             return error_page(400, "Form expired", f"{problem} Reload the page and try again.")
+    event_id = (request.view_args or {}).get("event_id")
+    if event_id is not None and not is_event_id(event_id):
+        return error_page(404, "No such event", "There is no such event: an event id is ev_ and 24 hex digits.")
     return None
+
+
+@bp.errorhandler(redis.RedisError)
+def redis_unreachable(err: redis.RedisError) -> tuple[str, int]:
+    """Sessions and history live in Redis: without it the dashboard says so instead of a bare 500."""
+    return error_page(503, "Redis unreachable", f"The dashboard cannot reach Redis ({type(err).__name__}). Try again.")
 
 
 @bp.after_request
@@ -145,6 +166,11 @@ def login() -> Any:
     target = safe_next(request.values.get("next"))
     if request.method == "GET":
         return redirect(target) if auth.logged_in() else page("login.html", next=target)
+    locked = auth.lockout()
+    if locked is not None:
+        error = f"Too many wrong tokens from this address ({locked.limit}). Try again in {locked.retry_after} seconds."
+        body, status = page("login.html", 429, next=target, error=error)
+        return body, status, {"Retry-After": str(locked.retry_after)}
     if not auth.log_in(request.form.get("token")):
         return page("login.html", 401, next=target, error="That is not the admin token.")
     return redirect(target, code=303)

@@ -9,6 +9,7 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 
+from gateway import auth
 from gateway.responses import error_response
 from leadgate import health
 from leadgate import metrics
@@ -32,8 +33,8 @@ def readyz() -> Response:
     state = health.check(rt, deep=False)
     body = {
         "ok": state.ready,
-        "redis": "ok" if state.redis_ok else f"unreachable ({state.redis_error})",
-        "config": rt.config.path or "loaded",
+        "redis": state.redis_state,
+        "config": "loaded",  # never the file's path: /readyz is public (`leadgate check-config` shows it)
         "sources": len(rt.config.sources),
         "paused_destinations": state.paused,
     }
@@ -46,7 +47,19 @@ def readyz() -> Response:
 def prometheus_metrics() -> Response:
     rt = current_app.extensions["leadgate"]
     if not rt.config.metrics_public:
-        if not secrets_match(bearer_token(request.headers.get("Authorization")), rt.config.admin_token):
+        locked = auth.lockout()  # the same count of wrong admin tokens as the admin API and the login
+        if locked is not None:
+            return error_response(
+                429,
+                "rate_limited",
+                locked.message,
+                {"limit": locked.limit},
+                headers={"Retry-After": str(locked.retry_after)},
+            )
+        given = bearer_token(request.headers.get("Authorization"))
+        if not secrets_match(given, rt.config.admin_token):
+            if given:
+                auth.count_wrong_token("metrics bearer token")
             return error_response(401, "unauthorized", "metrics need the admin token (or metrics_public: true)")
     try:
         body = metrics.render(rt)

@@ -59,6 +59,7 @@ def page(description: str) -> dict:
 ADMIN_ERRORS = {
     "401": error("missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"}),
     "404": error("unknown id, or the admin surface is off (no admin_token configured)"),
+    "429": error("too many wrong admin tokens from this address (errors.limit)", headers={"Retry-After": "seconds"}),
 }
 HOOK_BODY = {
     "required": True,
@@ -72,6 +73,7 @@ HOOK_BODY = {
 LOGIN_REDIRECT = body("not logged in: to the login page", headers={"Location": "/admin/login?next=..."})
 DONE_REDIRECT = body("done: back to a dashboard page, with a message", headers={"Location": "the page"})
 CSRF_FAILED = page("the form's CSRF token is missing or wrong")
+REDIS_DOWN = page("Redis (sessions, history) is unreachable")
 
 
 def hook_operations() -> dict[str, Any]:
@@ -138,7 +140,7 @@ def admin(op_id: str, summary: str, responses: dict[str, Any], **extra: Any) -> 
 
 def dashboard(op_id: str, summary: str, post: bool = False) -> dict[str, Any]:
     answers = {"303": DONE_REDIRECT, "400": CSRF_FAILED} if post else {"200": page("the page")}
-    answers.update({"302": LOGIN_REDIRECT, "404": page("unknown id, or the admin surface is off")})
+    answers.update({"302": LOGIN_REDIRECT, "404": page("unknown id, or the admin surface is off"), "503": REDIS_DOWN})
     return {
         "tags": ["dashboard"],
         "operationId": op_id,
@@ -164,8 +166,11 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "get": {
             "tags": ["health"],
             "operationId": "readyz",
-            "summary": "Redis is reachable: leads can be stored",
-            "responses": {"200": body("ready", s.ReadySchema), "503": body("Redis unreachable", s.ReadySchema)},
+            "summary": "Redis takes writes: leads can be stored",
+            "responses": {
+                "200": body("ready", s.ReadySchema),
+                "503": body("Redis unreachable or refusing writes", s.ReadySchema),
+            },
         }
     },
     "health.prometheus_metrics": {
@@ -177,6 +182,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             "responses": {
                 "200": body("Prometheus text format", {"type": "string"}, media="text/plain"),
                 "401": error("metrics need the admin token (or metrics_public: true)"),
+                "429": ADMIN_ERRORS["429"],
                 "503": error("Redis unreachable: no metrics"),
             },
         }
@@ -282,6 +288,10 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                 "400": CSRF_FAILED,
                 "401": page("wrong token"),
                 "404": page("the admin surface is off"),
+                "429": body(
+                    "too many wrong tokens from this address", {"type": "string"}, HTML, {"Retry-After": "seconds"}
+                ),
+                "503": REDIS_DOWN,
             },
         },
     },
@@ -298,6 +308,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                 "200": body("the raw event", {"type": "object"}, headers={"Content-Disposition": "attachment"}),
                 "302": LOGIN_REDIRECT,
                 "404": page("unknown id, or the admin surface is off"),
+                "503": REDIS_DOWN,
             },
         }
     },

@@ -83,8 +83,10 @@ class HealthSchema(Schema):
 
 class ReadySchema(Schema):
     ok = fields.Boolean(required=True)
-    redis = fields.String(required=True, metadata={"description": '"ok", or why Redis is unreachable'})
-    config = fields.String(metadata={"description": "the config file in use"})
+    redis = fields.String(
+        required=True, metadata={"description": '"ok", or why Redis cannot store leads (unreachable, refusing writes)'}
+    )
+    config = fields.String(metadata={"description": '"loaded" (the file\'s path is not shown on this public endpoint)'})
     sources = fields.Integer(metadata={"description": "configured sources"})
     paused_destinations = fields.Dict(
         keys=fields.String(), metadata={"description": "paused destinations and why (leads still accepted)"}

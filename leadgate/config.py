@@ -32,6 +32,7 @@ from marshmallow import validates_schema
 
 from leadgate import defaults
 from leadgate.contract import is_valid_target
+from leadgate.redis_urls import check_redis_url
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 TRUSTED_PROXIES_ENV = "LEADGATE_TRUSTED_PROXIES"
@@ -42,6 +43,7 @@ __all__ = [
     "ConfigError",
     "DeliveryPolicy",
     "Destination",
+    "Durability",
     "Kinds",
     "LIMIT_NAMES",
     "RequestLimits",
@@ -126,6 +128,22 @@ class RequestLimits:
     max_depth: int = defaults.MAX_DEPTH
 
 
+DURABILITY_MODES = ("master", "replicated")
+
+
+@dataclass(frozen=True)
+class Durability:
+    """What a 2xx waits for: the write on the master (``master``), or on ``min_replicas`` replicas too."""
+
+    mode: str = defaults.DURABILITY
+    min_replicas: int = defaults.MIN_REPLICAS
+    replica_timeout_ms: int = defaults.REPLICA_TIMEOUT_MS
+
+    @property
+    def replicated(self) -> bool:
+        return self.mode == "replicated"
+
+
 LIMIT_NAMES = ("max_body_bytes", "max_fields", "max_name_length", "max_value_length", "max_depth")
 """The request limits a source sets, ``request_limits:`` sets for every source, and a kind may raise."""
 
@@ -164,11 +182,14 @@ class Config:
     sources: Mapping[str, SourceConfig]
     delivery: DeliveryPolicy = DeliveryPolicy()
     redis_url: str | None = None
+    durability: Durability = Durability()
     admin_token: str | None = field(default=None, repr=False)
     metrics_public: bool = False
     trusted_proxies: tuple[IPNetwork, ...] = ()
     """Peers whose ``X-Forwarded-For`` is believed (the reverse proxies in front); nobody else's is."""
     retention_days: int = defaults.RETENTION_DAYS
+    payload_retention_days: int = defaults.PAYLOAD_RETENTION_DAYS
+    """How long a finished event keeps its payloads (at most ``retention_days``); its summary stays longer."""
     data_dir: str = defaults.DATA_DIR
     public_url: str = ""
     path: str | None = None
@@ -281,13 +302,37 @@ def _trusted_proxies(listed: list[str] | None, environ: Mapping[str, str]) -> tu
     return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in listed)
 
 
+def _admin_token(token: str) -> None:
+    """An empty ``admin_token`` leaves the admin surface off; a set one must be long enough not to be guessed."""
+    if token and len(token.strip()) < defaults.ADMIN_TOKEN_MIN_LENGTH:
+        raise ValidationError(
+            f"must be at least {defaults.ADMIN_TOKEN_MIN_LENGTH} characters (it has {len(token.strip())}); "
+            "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+
+
+def _redis_url(url: str) -> None:
+    try:
+        check_redis_url(url)
+    except ValueError as err:
+        raise ValidationError(str(err)) from None
+
+
 class ConfigSchema(Schema):
-    redis_url = fields.String(load_default=None, allow_none=True)
-    admin_token = fields.String(load_default=None, allow_none=True)
+    redis_url = fields.String(load_default=None, allow_none=True, validate=_redis_url)
+    durability = fields.String(load_default=defaults.DURABILITY, validate=validate.OneOf(DURABILITY_MODES))
+    min_replicas = fields.Integer(load_default=defaults.MIN_REPLICAS, validate=validate.Range(min=1, max=100))
+    replica_timeout_ms = fields.Integer(
+        load_default=defaults.REPLICA_TIMEOUT_MS, validate=validate.Range(min=1, max=60_000)
+    )
+    admin_token = fields.String(load_default=None, allow_none=True, validate=_admin_token)
     metrics_public = fields.Boolean(load_default=False)
     trusted_proxies = fields.List(fields.String(validate=_network), load_default=None, allow_none=True)
     public_url = fields.String(load_default="")
     retention_days = fields.Integer(load_default=defaults.RETENTION_DAYS, validate=validate.Range(min=1))
+    payload_retention_days = fields.Integer(
+        load_default=defaults.PAYLOAD_RETENTION_DAYS, validate=validate.Range(min=1)
+    )
     data_dir = fields.String(load_default=defaults.DATA_DIR)
     destinations = fields.Dict(
         keys=fields.String(),
@@ -457,6 +502,12 @@ def parse_config(
         sid: _build_source(sid, raw, destinations, kinds, shared_limits) for sid, raw in loaded["sources"].items()
     }
     delivery = loaded["delivery"]
+    redis_url = loaded["redis_url"] or environ.get("REDIS_URL") or None
+    if redis_url and not loaded["redis_url"]:
+        try:
+            check_redis_url(redis_url)
+        except ValueError as err:
+            raise ConfigError(f"REDIS_URL: {err}") from None
     return Config(
         destinations=destinations,
         sources=sources,
@@ -469,11 +520,13 @@ def parse_config(
             batch_size=delivery["batch_size"],
             batch_wait_ms=delivery["batch_wait_ms"],
         ),
-        redis_url=loaded["redis_url"] or environ.get("REDIS_URL") or None,
+        redis_url=redis_url,
+        durability=Durability(loaded["durability"], loaded["min_replicas"], loaded["replica_timeout_ms"]),
         admin_token=loaded["admin_token"],
         metrics_public=loaded["metrics_public"],
         trusted_proxies=_trusted_proxies(loaded["trusted_proxies"], environ),
         retention_days=loaded["retention_days"],
+        payload_retention_days=min(loaded["payload_retention_days"], loaded["retention_days"]),
         data_dir=loaded["data_dir"],
         public_url=loaded["public_url"],
         path=path,

@@ -45,7 +45,10 @@ PLATFORM_DEDUPE_SECONDS = 90 * 86400
 """How long a platform id (leadgen_id, lead_id, event_id) is remembered: Meta keeps leads 90 days."""
 
 RETENTION_DAYS = 30
-"""How long finished events (delivered, spam, duplicate) stay in history."""
+"""How long finished events (delivered, spam, duplicate, ignored, rejected) stay in history."""
+
+PAYLOAD_RETENTION_DAYS = 7
+"""How long a finished event keeps its payloads (raw, lead, request, attempts); its summary stays ``RETENTION_DAYS``."""
 
 MAX_BODY_BYTES = 1024 * 1024
 """Largest request body a hook accepts; larger ones get 413 (chunked bodies are counted as they stream)."""
@@ -70,8 +73,23 @@ MAX_DEPTH = 32
 QUEUE_NAME = "leadgate"
 """The RQ queue the delivery jobs go through."""
 
+DURABILITY = "master"
+"""A 2xx goes out once the master has the lead (on disk as ``appendfsync`` says); ``replicated`` waits for replicas."""
+
+MIN_REPLICAS = 1
+"""With ``durability: replicated``, how many replicas must have a lead before it is acknowledged."""
+
+REPLICA_TIMEOUT_MS = 500
+"""With ``durability: replicated``, how long intake waits for them (Redis ``WAIT``) before answering 503."""
+
 KEY_PREFIX = "lg:"
 """Prefix of every Redis key leadgate owns (RQ keeps its own ``rq:`` keys)."""
+
+ADMIN_TOKEN_MIN_LENGTH = 32
+"""Shortest ``admin_token`` start-up accepts: too long to guess online, or offline from a cookie's signature."""
+
+ADMIN_TOKEN_FAILURES = "5/minute"
+"""Wrong admin tokens (dashboard log-ins and API bearer tokens) one client address may send; then 429 until it ages."""
 
 BATCH_SIZE = 100
 """Most leads one worker sends in one ``create-leads-bulk`` call (ConnectGain's limit); 1 turns coalescing off."""

@@ -22,7 +22,7 @@ so a late or duplicate job can never undo a delivery.
 
 from __future__ import annotations
 
-import json
+import re
 import secrets
 import time
 from collections.abc import Iterable
@@ -37,10 +37,26 @@ import redis
 
 from leadgate import defaults
 from leadgate.lifecycle import CLAIMABLE
+from leadgate.lifecycle import PAYLOAD_FIELDS
+from leadgate.lifecycle import SETTLED_FIELDS
 from leadgate.lifecycle import DeliveryLifecycle
 from leadgate.lifecycle import hash_mapping
+from leadgate.payloads import decode_json
+from leadgate.payloads import encode_json
 
-__all__ = ["CLAIMABLE", "FINAL", "PARKED", "Event", "EventStore", "STATUSES"]
+__all__ = [
+    "CLAIMABLE",
+    "FINAL",
+    "PARKED",
+    "PAYLOAD_FIELDS",
+    "STATUSES",
+    "Event",
+    "EventStore",
+    "encode_fields",
+    "encode_payloads",
+    "is_event_id",
+    "new_event_id",
+]
 
 
 STATUSES = (
@@ -60,10 +76,13 @@ PARKED = frozenset({"needs_token", "paused"})
 """Statuses of events waiting for an operator (in ``lg:parked``), not failed."""
 FINAL = frozenset({"delivered", "dead", "rejected", "duplicate", "spam", "ignored"})
 """Statuses that need no more work; ``dead`` and ``rejected`` may still be replayed."""
-EXPIRING = frozenset({"delivered", "duplicate", "spam", "ignored"})
-"""Statuses whose records expire after the retention period; the others wait for an operator."""
+EXPIRING = frozenset({"delivered", "duplicate", "spam", "ignored", "rejected"})
+"""Statuses whose records expire after the retention period; the others wait for an operator.
 
-_JSON_FIELDS = ("raw", "lead", "request", "dedupe_keys")
+A ``rejected`` event can still be replayed while it lasts (a replay makes it lasting again)."""
+
+_JSON_FIELDS = ("dedupe_keys",)
+"""JSON kept in the hash by events stored before compaction (now a payload)."""
 _NUMBER_FIELDS = ("received_at", "updated_at", "next_attempt_at", "delivered_at", "lease_until")
 _INT_FIELDS = ("attempts", "dispatch", "last_status_code")
 
@@ -72,6 +91,15 @@ def new_event_id(now: float | None = None) -> str:
     """Time-sortable id: milliseconds in hex, then 48 random bits."""
     millis = int((time.time() if now is None else now) * 1000)
     return f"ev_{millis:012x}{secrets.token_hex(6)}"
+
+
+EVENT_ID = re.compile(r"ev_[0-9a-f]{24}")
+"""What :func:`new_event_id` makes (``ev_`` and 24 lowercase hex digits) and nothing else."""
+
+
+def is_event_id(text: str) -> bool:
+    """Whether ``text`` can name an event; anything else (``ev_x:attempts``) must never reach a key name."""
+    return EVENT_ID.fullmatch(text) is not None
 
 
 def _text(value: Any) -> str:
@@ -113,25 +141,40 @@ class Event:
     duplicate_of: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
+    has_payloads: bool = True
+    """False once a final event's payloads expired (``payload_retention_days``): only its summary is left."""
+
     @classmethod
-    def from_hash(cls, event_id: str, data: Mapping[Any, Any]) -> Event:
+    def from_hash(cls, event_id: str, data: Mapping[Any, Any], payload: bytes | None = None) -> Event:
+        """Decodes a stored event: its summary hash and its payload blob (``None``: none stored).
+
+        Fields left out of the hash (empty, or meaningless once final) get their defaults. Events
+        written before compaction keep their payloads in the hash, as plain JSON: they read the same.
+        """
         values: dict[str, Any] = {}
         extra: dict[str, str] = {}
         names = cls.__dataclass_fields__
+        legacy = False
         for raw_key, raw_value in data.items():
-            key, value = _text(raw_key), _text(raw_value)
-            if key in _JSON_FIELDS:
-                values[key] = json.loads(value) if value else None
-            elif key in _NUMBER_FIELDS:
+            key = _text(raw_key)
+            if key in PAYLOAD_FIELDS:
+                values[key] = decode_json(raw_value)
+                legacy = legacy or key != "dedupe_keys"
+                continue
+            value = _text(raw_value)
+            if key in _NUMBER_FIELDS:
                 values[key] = float(value) if value else 0.0
             elif key in _INT_FIELDS:
                 values[key] = int(value) if value else 0
-            elif key in names and key not in ("id", "extra"):
+            elif key in names and key not in ("id", "extra", "has_payloads"):
                 values[key] = value
             else:
                 extra[key] = value
+        if payload:
+            values.update({k: v for k, v in (decode_json(payload) or {}).items() if k in PAYLOAD_FIELDS})
         values.pop("id", None)
-        return cls(id=event_id, extra=extra, **values)
+        values.setdefault("updated_at", values.get("received_at", 0.0))
+        return cls(id=event_id, extra=extra, has_payloads=bool(payload) or legacy, **values)
 
     def summary(self) -> dict[str, Any]:
         """The fields ``leadgate events`` and the admin list show (no raw payloads)."""
@@ -152,12 +195,15 @@ class Event:
 
 
 def encode_fields(values: Mapping[str, Any]) -> dict[str, str]:
-    """Flattens event fields for HSET: JSON for structures, '' for None."""
+    """Flattens summary fields for HSET; '' (from None or '') marks a field to remove: empty ones are not stored.
+
+    Payload fields (:data:`PAYLOAD_FIELDS`) do not belong here: :func:`encode_payloads` packs them.
+    """
     out: dict[str, str] = {}
     for key, value in values.items():
-        if key in _JSON_FIELDS:
-            out[key] = "" if value is None else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-        elif value is None:
+        if key in PAYLOAD_FIELDS:
+            raise ValueError(f"{key} is a payload: it is stored with encode_payloads, not in the event hash")
+        if value is None:
             out[key] = ""
         elif isinstance(value, bool):
             out[key] = "1" if value else "0"
@@ -166,13 +212,34 @@ def encode_fields(values: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def encode_payloads(values: Mapping[str, Any]) -> bytes:
+    """The event's payloads (raw, lead, request) as its one stored blob: compressed JSON (:mod:`leadgate.payloads`)."""
+    return encode_json({key: values.get(key) for key in PAYLOAD_FIELDS})
+
+
+def split_fields(fields: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``fields`` as (summary fields, payload fields)."""
+    summary = {k: v for k, v in fields.items() if k not in PAYLOAD_FIELDS}
+    return summary, {k: v for k, v in fields.items() if k in PAYLOAD_FIELDS}
+
+
+def _set_and_unset(encoded: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    return {k: v for k, v in encoded.items() if v != ""}, [k for k, v in encoded.items() if v == ""]
+
+
 class EventStore(DeliveryLifecycle):
     """Reads and writes events; every key it touches starts with ``defaults.KEY_PREFIX``."""
 
-    def __init__(self, client: redis.Redis, retention_days: int = defaults.RETENTION_DAYS):
+    def __init__(
+        self,
+        client: redis.Redis,
+        retention_days: int = defaults.RETENTION_DAYS,
+        payload_retention_days: int = defaults.PAYLOAD_RETENTION_DAYS,
+    ):
         self.redis = client
         self.prefix = defaults.KEY_PREFIX
         self.retention_seconds = int(retention_days * 86400)
+        self.payload_retention_seconds = int(min(payload_retention_days, retention_days) * 86400)
         self.register_scripts(client)
 
     encode = staticmethod(encode_fields)
@@ -182,8 +249,15 @@ class EventStore(DeliveryLifecycle):
         self, pipe: redis.client.Pipeline, event_id: str, fields: Mapping[str, Any], due_at: float | None
     ) -> None:
         """Queues the commands that create an event on a pipeline already in MULTI."""
-        encoded = encode_fields(fields)
-        pipe.hset(self.key(event_id), mapping=hash_mapping(encoded))
+        summary, _ = split_fields(fields)
+        if summary.get("updated_at") == summary.get("received_at"):
+            summary.pop("updated_at", None)  # derivable: decode reads received_at
+        final = fields.get("status") in EXPIRING
+        if final:
+            summary = {k: v for k, v in summary.items() if k not in SETTLED_FIELDS}
+        stored, _ = _set_and_unset(encode_fields(summary))
+        pipe.hset(self.key(event_id), mapping=hash_mapping(stored))
+        pipe.rpush(self.payload_key(event_id), encode_payloads(fields))
         received = float(fields["received_at"])
         pipe.zadd(self.index_key, {event_id: received})
         pipe.zadd(self.source_index_key(str(fields["source"])), {event_id: received})
@@ -192,32 +266,95 @@ class EventStore(DeliveryLifecycle):
             pipe.zadd(self.backlog_key, {event_id: received})
             if fields.get("batchable"):
                 pipe.zadd(self.ready_key(str(fields["destination"])), {event_id: received})
-        if fields.get("status") in EXPIRING:
+        if final:
             pipe.expire(self.key(event_id), self.retention_seconds)
+            pipe.expire(self.payload_key(event_id), self.payload_retention_seconds)
         if fields.get("status") == "dead":
             pipe.zadd(self.dead_key, {event_id: received})
 
     def update(self, event_id: str, **fields: Any) -> None:
-        self.redis.hset(self.key(event_id), mapping=hash_mapping(encode_fields({**fields, "updated_at": time.time()})))
+        """Sets summary fields ('' or None removes one) and merges payload fields into the event's payload blob.
+
+        A payload change reads, merges and writes the blob under WATCH, so two writers never lose one
+        another's change; an event written before compaction moves its payloads out of its hash then.
+        """
+        summary, payloads = split_fields({**fields, "updated_at": time.time()})
+        stored, removed = _set_and_unset(encode_fields(summary))
+        key, payload_key = self.key(event_id), self.payload_key(event_id)
+        with self.redis.pipeline() as pipe:
+            while True:
+                try:
+                    merged: dict[str, Any] = {}
+                    blob = None
+                    if payloads:
+                        pipe.watch(key, payload_key)
+                        blob = pipe.lindex(payload_key, 0)
+                        current = self._event(event_id, pipe.hgetall(key), blob)
+                        merged = {name: getattr(current, name) for name in PAYLOAD_FIELDS} if current else {}
+                        merged.update(payloads)
+                    pipe.multi()
+                    pipe.hset(key, mapping=hash_mapping(stored))
+                    if removed:
+                        pipe.hdel(key, *removed)
+                    if payloads and blob is not None:
+                        pipe.lset(payload_key, 0, encode_payloads(merged))  # type: ignore[arg-type]  # bytes are fine
+                    elif payloads:
+                        pipe.rpush(payload_key, encode_payloads(merged))
+                        pipe.hdel(key, *PAYLOAD_FIELDS)
+                    pipe.execute()
+                    return
+                except redis.WatchError:
+                    continue
 
     # reading
+    @staticmethod
+    def _event(event_id: str, data: Mapping[Any, Any], payload: Any) -> Event | None:
+        return Event.from_hash(event_id, data, payload) if data else None
+
     def get(self, event_id: str) -> Event | None:
-        data = self.redis.hgetall(self.key(event_id))
-        return Event.from_hash(event_id, data) if data else None
+        """The event, or None when there is none (or ``event_id`` is not an event id at all)."""
+        if not is_event_id(event_id):
+            return None
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.key(event_id))
+        pipe.lindex(self.payload_key(event_id), 0)
+        data, payload = pipe.execute()
+        return self._event(event_id, data, payload)
 
     def get_many(self, event_ids: Iterable[str]) -> list[Event]:
         ids = list(event_ids)
         pipe = self.redis.pipeline(transaction=False)
         for event_id in ids:
             pipe.hgetall(self.key(event_id))
-        return [Event.from_hash(i, d) for i, d in zip(ids, pipe.execute(), strict=True) if d]
+            pipe.lindex(self.payload_key(event_id), 0)
+        replies = pipe.execute()
+        found = (self._event(i, replies[2 * n], replies[2 * n + 1]) for n, i in enumerate(ids))
+        return [event for event in found if event is not None]
 
     def attempts(self, event_id: str) -> list[dict[str, Any]]:
-        return [json.loads(item) for item in self.redis.lrange(self.attempts_key(event_id), 0, -1)]
+        """The event's delivery attempts, oldest first (none once its payloads expired)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.lrange(self.attempts_key(event_id), 0, -1)
+        pipe.lrange(self.payload_key(event_id), 1, -1)
+        old, new = pipe.execute()
+        return [decode_json(item) for item in [*old, *new]]
+
+    def first_attempts(self, event_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Each event's first delivery attempt, for those that have one."""
+        ids = list(event_ids)
+        pipe = self.redis.pipeline(transaction=False)
+        for event_id in ids:
+            pipe.lindex(self.attempts_key(event_id), 0)
+            pipe.lindex(self.payload_key(event_id), 1)
+        replies = pipe.execute()
+        firsts = {i: replies[2 * n] or replies[2 * n + 1] for n, i in enumerate(ids)}
+        return {i: decode_json(item) for i, item in firsts.items() if item}
 
     def recent(self, source: str | None = None, status: str | None = None, limit: int = 50) -> list[Event]:
         """Newest first, filtered by source and status (the first page of :meth:`iter_index`)."""
         found: list[Event] = []
+        if limit <= 0:
+            return found
         for _, event in self.iter_index(source):
             if status is None or event.status == status:
                 found.append(event)
@@ -237,7 +374,11 @@ class EventStore(DeliveryLifecycle):
         return int(self.redis.zcard(self.due_key))
 
     def trim_history(self, now: float | None = None) -> int:
-        """Drops index entries older than the retention period and ones whose record expired."""
+        """Drops index entries older than the retention period.
+
+        An entry whose record expired sooner (a shorter retention when it was written) stays until
+        then; :meth:`iter_index` skips it meanwhile, so trimming it earlier would cost a scan for nothing.
+        """
         now = time.time() if now is None else now
         cutoff = now - self.retention_seconds
         removed = int(self.redis.zremrangebyscore(self.index_key, "-inf", cutoff))

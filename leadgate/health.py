@@ -1,6 +1,7 @@
 """Health of the whole pipeline, shared by ``/readyz``, ``/metrics`` and ``leadgate health``.
 
-Ready means: Redis answers, the config loaded. Healthy (for ``leadgate health``) also
+Ready means: Redis answers and takes writes (a probe key is written, and under ``durability:
+replicated`` reaches the replicas), the config loaded. Healthy (for ``leadgate health``) also
 means deliveries are moving: some worker is registered and no event is overdue by
 more than ``STALL_SECONDS`` (which only happens when no dispatcher runs). Redis
 settings that can lose acknowledged leads (no AOF, an evicting maxmemory policy)
@@ -10,6 +11,7 @@ are reported as warnings.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from dataclasses import field
@@ -18,16 +20,29 @@ from typing import Any
 import redis
 from rq import Worker
 
+from leadgate import defaults
+from leadgate.durability import NotReplicated
+from leadgate.durability import run_durably
+
 __all__ = ["Health", "check", "paused_destinations"]
 
 STALL_SECONDS = 120
 """An event this much past its due time means nobody is dispatching deliveries."""
+
+PIPELINE_NOTE = re.compile(r"^Command # \d+ \(.*?\) of pipeline caused error: ")
+"""What redis-py puts before an error met in a pipeline: the probe's command, not the reason."""
+
+PROBE_KEY = f"{defaults.KEY_PREFIX}probe"
+PROBE_TTL_MS = 10_000
+"""The write probe's key expires by itself: a probe costs one short-lived string."""
 
 
 @dataclass
 class Health:
     redis_ok: bool = False
     redis_error: str = ""
+    redis_refusing: bool = False
+    """Redis answers but refuses writes: read-only (a replica, a demoted master), full (OOM), too few replicas."""
     workers: int = 0
     overdue: int = 0
     queue_depth: int = 0
@@ -40,13 +55,20 @@ class Health:
         return self.redis_ok
 
     @property
+    def redis_state(self) -> str:
+        """``ok``, or why leads cannot be stored now."""
+        if self.redis_ok:
+            return "ok"
+        return f"{'refusing writes' if self.redis_refusing else 'unreachable'} ({self.redis_error})"
+
+    @property
     def healthy(self) -> bool:
         return self.redis_ok and self.workers > 0 and self.overdue == 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.healthy,
-            "redis": "ok" if self.redis_ok else f"unreachable ({self.redis_error})",
+            "redis": self.redis_state,
             "workers": self.workers,
             "queue_depth": self.queue_depth,
             "overdue": self.overdue,
@@ -64,8 +86,11 @@ def paused_destinations(rt: Any) -> dict[str, Any]:
 def check(rt: Any, *, deep: bool = True) -> Health:
     """Reads the pipeline's state; ``deep`` adds the worker registry and Redis persistence settings."""
     health = Health()
+    reached = False
     try:
         rt.redis.ping()
+        reached = True
+        probe_writes(rt)
         health.redis_ok = True
         health.paused = paused_destinations(rt)
         if not deep:
@@ -78,8 +103,29 @@ def check(rt: Any, *, deep: bool = True) -> Health:
         health.warnings = persistence_warnings(rt.redis)
     except redis.RedisError as err:
         health.redis_ok = False
-        health.redis_error = type(err).__name__
+        health.redis_refusing = reached
+        health.redis_error = describe(err)
     return health
+
+
+def probe_writes(rt: Any) -> None:
+    """Raises what a lead's write would meet now: READONLY, OOM, NOREPLICAS, or too few replicas.
+
+    A ping answers on a read-only or full Redis too, so readiness writes: one ``SET`` that
+    expires by itself, followed by ``WAIT`` under ``durability: replicated`` as intake does.
+    """
+    run_durably(rt.redis, rt.config.durability, lambda pipe: pipe.set(PROBE_KEY, repr(time.time()), px=PROBE_TTL_MS))
+
+
+def describe(err: redis.RedisError) -> str:
+    """The error's type, and the server's reason for a refusal (``OOM ...``, ``NOREPLICAS ...``).
+
+    A connection error's text is left out: it names Redis's address, and ``/readyz`` is public.
+    """
+    if isinstance(err, (redis.ResponseError, NotReplicated)):
+        reason = PIPELINE_NOTE.sub("", str(err))
+        return f"{type(err).__name__}: {reason[:200]}"
+    return type(err).__name__
 
 
 def persistence_warnings(client: redis.Redis) -> list[str]:

@@ -4,7 +4,9 @@ This is the durability line. When :func:`accept` returns, the event record, its 
 its entry in the due set (the queue: ``leadgate.queue``'s dispatcher turns due events into RQ
 jobs within a millisecond) and a wake token were written together by one Lua script, so a 2xx
 can be sent. No RQ job is written here. When Redis is unreachable it raises ``redis.RedisError``
-and the gateway answers 503 so the sender retries.
+and the gateway answers 503 so the sender retries. With ``durability: replicated`` the script is
+followed by ``WAIT`` on its connection, and too few replicas raise ``NotReplicated`` (also a
+``RedisError``): the event is on the master then, and the sender's retry is its duplicate.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import redis
 from leadgate import defaults
 from leadgate import metrics
 from leadgate.config import SourceConfig
+from leadgate.durability import run_durably
 from leadgate.events import new_event_id
 from leadgate.model import Accepted
 from leadgate.model import InboundEvent
@@ -103,15 +106,20 @@ def accept(
         writes = [args for args, _ in pipe.command_stack]
         pipe.reset()
     lasting = sum(kind == "id" for kind, _, _ in claims)  # dedupe_claims puts the platform ids first
-    original = _write_unless_duplicate(runtime.redis, store.key(""), keys, writes, lasting)
+    original = _write_unless_duplicate(runtime, store.key(""), keys, writes, lasting)
     if original is None:
         return Accepted(event_id=event_id, status=status)
     fields.update(status="duplicate", dispatch=0, duplicate_of=original, lead=None)
     with runtime.redis.pipeline() as pipe:
+        pipe.multi()
         metrics.incr(pipe, "received", source.id)
         store.write_new(pipe, event_id, fields, due_at=None)
         metrics.incr(pipe, "duplicate", source.id)
-        pipe.execute()
+        writes = [args for args, _ in pipe.command_stack]
+        pipe.reset()
+    # Through the same script (no keys to check), so under ``replicated`` its WAIT also covers the
+    # original: a re-send after a 503 is answered 2xx only once the first copy is on the replicas.
+    _write_unless_duplicate(runtime, store.key(""), [], writes, 0)
     return Accepted(event_id=original, status="duplicate", duplicate=True)
 
 
@@ -121,7 +129,11 @@ _WRITE_UNLESS_DUPLICATE = """
 local lasting = tonumber(ARGV[2])
 for index, key in ipairs(KEYS) do
   local original = redis.call('GET', key)
-  if original and (index <= lasting or redis.call('EXISTS', ARGV[1] .. original) == 1) then return original end
+  if original then
+    if index <= lasting then return original end
+    local status = redis.call('HGET', ARGV[1] .. original, 'status')
+    if status and status ~= 'purged' then return original end  -- a purged dead letter may be sent afresh
+  end
 end
 local i = 3
 while i <= #ARGV do
@@ -136,7 +148,7 @@ _scripts: weakref.WeakKeyDictionary[redis.Redis, Any] = weakref.WeakKeyDictionar
 
 
 def _write_unless_duplicate(
-    client: redis.Redis, event_prefix: str, keys: list[str], writes: list[Any], lasting: int
+    runtime: Runtime, event_prefix: str, keys: list[str], writes: list[Any], lasting: int
 ) -> str | None:
     """The id of an earlier event holding one of ``keys``; else runs ``writes`` and returns None. Atomic.
 
@@ -144,8 +156,12 @@ def _write_unless_duplicate(
     after the event they name has expired (30 days after delivery), since neither Facebook nor
     Typeform signs a timestamp and an old signed body re-posted later must not be delivered again.
     The others (an ``Idempotency-Key``, an identical body: hours or minutes) count only while
-    their event exists, so a purged dead letter can be sent afresh.
+    their event exists and was not purged, so a purged dead letter can be sent afresh.
+
+    Under ``durability: replicated`` the script and a ``WAIT`` share one pipeline (one connection:
+    ``WAIT`` counts the replicas that have that connection's writes); see :mod:`leadgate.durability`.
     """
+    client, durability = runtime.redis, runtime.config.durability
     script = _scripts.get(client)
     if script is None:
         script = _scripts[client] = client.register_script(_WRITE_UNLESS_DUPLICATE)
@@ -153,7 +169,10 @@ def _write_unless_duplicate(
     for command in writes:
         args.append(len(command))
         args.extend(command)
-    original = script(keys=keys, args=args)
+    if durability.replicated:
+        [original] = run_durably(client, durability, lambda pipe: script(keys=keys, args=args, client=pipe))
+    else:
+        original = script(keys=keys, args=args)
     if not original:
         return None
     return original.decode() if isinstance(original, bytes) else str(original)

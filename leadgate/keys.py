@@ -17,7 +17,19 @@ class StoreKeys:
         return f"{self.prefix}ev:{event_id}"
 
     def attempts_key(self, event_id: str) -> str:
+        """The attempts list of an event stored before compaction (newer ones keep attempts in the payload list)."""
         return f"{self.prefix}ev:{event_id}:attempts"
+
+    def payload_key(self, event_id: str) -> str:
+        """A list: the event's payloads blob (raw, lead, request), then one item per delivery attempt.
+
+        Kept ``payload_retention_days`` once the event is final; its summary hash stays ``retention_days``.
+        """
+        return f"{self.prefix}ev:{event_id}:payload"
+
+    def keys_of(self, event_id: str) -> tuple[str, str, str]:
+        """Every key one event may own: its summary hash, its (old) attempts list and its payload list."""
+        return (self.key(event_id), self.attempts_key(event_id), self.payload_key(event_id))
 
     @property
     def index_key(self) -> str:

@@ -15,7 +15,6 @@ duplicate job can never undo a delivery and no lead is ever in two deliveries at
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -29,11 +28,17 @@ from redis.typing import FieldT
 
 from leadgate import metrics
 from leadgate.keys import StoreKeys
+from leadgate.payloads import encode_json
 
-__all__ = ["CLAIMABLE", "DeliveryLifecycle", "OUTCOME_COUNTERS", "hash_mapping"]
+__all__ = ["CLAIMABLE", "DeliveryLifecycle", "OUTCOME_COUNTERS", "PAYLOAD_FIELDS", "SETTLED_FIELDS", "hash_mapping"]
 
 CLAIMABLE = frozenset({"queued", "delivering", "retrying"})
 """Statuses a delivery job may pick up."""
+
+PAYLOAD_FIELDS = ("raw", "lead", "request", "dedupe_keys")
+"""The event's payloads: one compressed blob, the first item of ``lg:ev:<id>:payload`` (its attempts follow)."""
+SETTLED_FIELDS = ("lease_until", "next_attempt_at", "batchable")
+"""Summary fields that mean nothing once an event is final: dropped from its hash then."""
 
 OUTCOME_COUNTERS = {
     "delivered": "delivered",
@@ -89,24 +94,40 @@ end
 return out
 """
 
-# KEYS: event, due, dead, attempts, parked, backlog, counters, latency.
+# KEYS: event, due, dead, attempts, parked, backlog, counters, latency, payload.
 # ARGV: id, dispatch, outcome, now, next_at, attempt, retention,
-#       counter field, latency bucket field, latency seconds, destination, field pairs...
+#       counter field, latency bucket field, latency seconds, destination, payload retention,
+#       settled fields (comma-separated), field pairs... ('' removes the field)
 _FINISH = """
 local outcome = ARGV[3]
-redis.call('RPUSH', KEYS[4], ARGV[6])
+if redis.call('EXISTS', KEYS[9]) == 1 then  -- item 0 is the payloads: attempts follow it
+  redis.call('RPUSH', KEYS[9], ARGV[6])
+else
+  redis.call('RPUSH', KEYS[4], ARGV[6])  -- stored before compaction, or its payloads expired: the plain list
+end
 if outcome ~= 'delivered' then
   if redis.call('HGET', KEYS[1], 'dispatch') ~= ARGV[2] then return 0 end
   if redis.call('HGET', KEYS[1], 'status') == 'delivered' then return 0 end
 end
-if #ARGV > 11 then redis.call('HSET', KEYS[1], unpack(ARGV, 12)) end
+for i = 14, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+local function settle()
+  for name in string.gmatch(ARGV[13], '[^,]+') do redis.call('HDEL', KEYS[1], name) end
+  redis.call('EXPIRE', KEYS[1], ARGV[7])
+  redis.call('EXPIRE', KEYS[4], ARGV[12])
+  redis.call('EXPIRE', KEYS[9], ARGV[12])
+end
 if outcome == 'delivered' then
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
   redis.call('ZREM', KEYS[5], ARGV[1])
   redis.call('ZREM', KEYS[6], ARGV[1])
-  redis.call('EXPIRE', KEYS[1], ARGV[7])
-  redis.call('EXPIRE', KEYS[4], ARGV[7])
+  settle()
   redis.call('HINCRBY', KEYS[8], ARGV[11] .. '|' .. ARGV[9], 1)
   redis.call('HINCRBY', KEYS[8], ARGV[11] .. '|count', 1)
   redis.call('HINCRBYFLOAT', KEYS[8], ARGV[11] .. '|sum', ARGV[10])
@@ -125,8 +146,7 @@ elseif outcome == 'ignore' then
   redis.call('ZREM', KEYS[3], ARGV[1])
   redis.call('ZREM', KEYS[5], ARGV[1])
   redis.call('ZREM', KEYS[6], ARGV[1])
-  redis.call('EXPIRE', KEYS[1], ARGV[7])
-  redis.call('EXPIRE', KEYS[4], ARGV[7])
+  settle()
 end
 redis.call('HINCRBY', KEYS[7], ARGV[8], 1)
 return 1
@@ -165,14 +185,15 @@ end
 return out
 """
 
-# KEYS: dead, event, attempts, parked, backlog. ARGV: id, now, retention
+# KEYS: dead, event, attempts, parked, backlog, payload. ARGV: id, now, retention, payload retention
 _PURGE = """
 local removed = redis.call('ZREM', KEYS[1], ARGV[1]) + redis.call('ZREM', KEYS[4], ARGV[1])
 if removed == 0 then return 0 end
 redis.call('ZREM', KEYS[5], ARGV[1])
 redis.call('HSET', KEYS[2], 'status', 'purged', 'updated_at', ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('EXPIRE', KEYS[3], ARGV[3])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[6], ARGV[4])
 return 1
 """
 
@@ -195,7 +216,9 @@ class DeliveryLifecycle(StoreKeys):
 
     redis: Redis
     retention_seconds: int
+    payload_retention_seconds: int
     encode: Callable[[Mapping[str, Any]], dict[str, str]]
+    update: Callable[..., None]
 
     def register_scripts(self, client: Redis) -> None:
         self._claim = client.register_script(_CLAIM)
@@ -275,8 +298,9 @@ class DeliveryLifecycle(StoreKeys):
         updated in the same script, so metrics never disagree with the store.
         """
         now = time.time() if now is None else now
+        values = {**fields, "updated_at": now}
         pairs: list[str] = []
-        for key, value in self.encode({**fields, "updated_at": now}).items():
+        for key, value in self.encode(values).items():
             pairs.extend((key, value))
         latency = max(now - received_at, 0.0) if received_at else 0.0
         result = self._finish(
@@ -289,6 +313,7 @@ class DeliveryLifecycle(StoreKeys):
                 self.backlog_key,
                 metrics.COUNTERS_KEY,
                 metrics.LATENCY_KEY,
+                self.payload_key(event_id),
             ],
             args=[
                 event_id,
@@ -296,12 +321,14 @@ class DeliveryLifecycle(StoreKeys):
                 outcome,
                 now,
                 next_at,
-                json.dumps(attempt, separators=(",", ":"), ensure_ascii=False),
+                encode_json(attempt),
                 self.retention_seconds,
                 metrics.counter_field(OUTCOME_COUNTERS[outcome], source if outcome == "ignore" else destination),
                 metrics.latency_bucket(latency),
                 repr(latency),
                 destination,
+                self.payload_retention_seconds,
+                ",".join(SETTLED_FIELDS),
                 *pairs,
             ],
         )
@@ -314,13 +341,20 @@ class DeliveryLifecycle(StoreKeys):
         queued for an earlier attempt finds itself stale.
         """
         key = self.key(event_id)
+        values = {"status": "queued", "attempts": 0, "next_attempt_at": "", **(fields or {})}
+        payloads = {name: values.pop(name) for name in PAYLOAD_FIELDS if name in values}
+        if payloads:
+            self.update(event_id, **payloads)
         received, destination = self.redis.hmget(key, ["received_at", "destination"])
         now = time.time()
-        values = {"status": "queued", "attempts": 0, "next_attempt_at": "", **(fields or {})}
+        encoded = self.encode({**values, "updated_at": now})
         with self.redis.pipeline() as pipe:
-            pipe.hset(key, mapping=hash_mapping(self.encode({**values, "updated_at": now})))
+            pipe.hset(key, mapping=hash_mapping({k: v for k, v in encoded.items() if v != ""}))
+            if any(v == "" for v in encoded.values()):
+                pipe.hdel(key, *(k for k, v in encoded.items() if v == ""))
             pipe.persist(key)
             pipe.persist(self.attempts_key(event_id))
+            pipe.persist(self.payload_key(event_id))
             pipe.zrem(self.dead_key, event_id)
             pipe.zrem(self.parked_key, event_id)
             pipe.zadd(self.due_key, {event_id: now})
@@ -339,7 +373,14 @@ class DeliveryLifecycle(StoreKeys):
     def purge(self, event_id: str) -> bool:
         """Drops a dead letter or a parked event for good (an operator's decision); anything else is left alone."""
         result = self._purge(
-            keys=[self.dead_key, self.key(event_id), self.attempts_key(event_id), self.parked_key, self.backlog_key],
-            args=[event_id, time.time(), self.retention_seconds],
+            keys=[
+                self.dead_key,
+                self.key(event_id),
+                self.attempts_key(event_id),
+                self.parked_key,
+                self.backlog_key,
+                self.payload_key(event_id),
+            ],
+            args=[event_id, time.time(), self.retention_seconds, self.payload_retention_seconds],
         )
         return bool(result)

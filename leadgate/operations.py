@@ -41,6 +41,10 @@ def replay_event(rt: Runtime, event_id: str, *, force: bool = False) -> ReplayRe
     parked = rt.store.redis.zscore(rt.store.parked_key, event_id) is not None
     if event.status not in REPLAYABLE and not parked and not force:
         return ReplayResult(event_id, False, f"event is {event.status}; use force to send it again", event.status)
+    if not event.has_payloads:
+        days = rt.config.payload_retention_days
+        message = f"its payloads (the raw event a replay re-reads) expired: payload_retention_days is {days}"
+        return ReplayResult(event_id, False, message, event.status)
     source = rt.config.sources.get(event.source)
     adapter = rt.config.kinds.get(source.kind) if source else None
     if source is None or adapter is None:

@@ -36,7 +36,7 @@ class Runtime:
         return cls(
             config=config,
             redis=client,
-            store=EventStore(client, config.retention_days),
+            store=EventStore(client, config.retention_days, config.payload_retention_days),
             queue=delivery_queue(client),
         )
 

@@ -19,6 +19,7 @@ from werkzeug.serving import make_server
 
 from leadgate.config import Config
 from leadgate.embedded_redis import EmbeddedRedis
+from leadgate.redis_client import client_for_url
 from leadgate.runtime import Runtime
 from leadgate.sandbox import SandboxCRM
 from tests.support.config import API_KEY
@@ -42,7 +43,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url)
+    client = client_for_url(redis_url)
     client.flushdb()
     yield client
     client.flushdb()

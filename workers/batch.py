@@ -16,7 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import weakref
 from typing import Any
+
+import redis
+from rq.job import Job
 
 from leadgate import defaults
 from leadgate.config import Destination
@@ -89,15 +93,28 @@ def _claim_others(rt: Runtime, destination: str, limit: int, lease_seconds: floa
 
 
 def _drop_superseded_jobs(rt: Runtime, claimed: list[tuple[str, int, int, int]]) -> None:
-    """Takes the queued jobs of the leads just taken off the queue: they would only find themselves stale.
+    """Deletes the queued jobs of the leads just taken off the queue: they would only find themselves stale.
 
-    Only the queue entry goes: a job another worker already dequeued keeps its record
-    (RQ needs it to finish), and a removed job's record expires with its ``ttl``.
+    A job still in the queue list goes with its ``rq:job`` hash (left alone, the hash stayed a day per
+    lead); a job another worker already dequeued is not in the list and keeps its record (RQ needs it
+    to finish; ``result_ttl=0`` deletes it then). Both in one script, so no worker dequeues in between.
     """
-    with rt.redis.pipeline(transaction=False) as pipe:
-        for event_id, _, _, old_dispatch in claimed:
-            rt.queue.remove(job_id(event_id, old_dispatch), pipeline=pipe)
-        pipe.execute()
+    ids = [job_id(event_id, old_dispatch) for event_id, _, _, old_dispatch in claimed]
+    script = _scripts.get(rt.redis)
+    if script is None:
+        script = _scripts[rt.redis] = rt.redis.register_script(_DROP_QUEUED_JOBS)
+    script(keys=[rt.queue.key, *(Job.key_for(i) for i in ids)], args=ids)
+
+
+# KEYS: the queue list, then each job's hash. ARGV: the job ids, in the same order.
+_DROP_QUEUED_JOBS = """
+for i, id in ipairs(ARGV) do
+  if redis.call('LREM', KEYS[1], 1, id) > 0 then redis.call('DEL', KEYS[i + 1]) end
+end
+return 0
+"""
+
+_scripts: weakref.WeakKeyDictionary[redis.Redis, Any] = weakref.WeakKeyDictionary()
 
 
 def _fail_all(rt: Runtime, members: list[Member], started: float, err: DeliveryError) -> None:

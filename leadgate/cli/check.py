@@ -12,6 +12,8 @@ from leadgate.cli.common import console
 from leadgate.cli.common import with_config
 from leadgate.config import Config
 from leadgate.exposure import exposure_warnings
+from leadgate.redis_urls import is_sentinel_url
+from leadgate.redis_urls import parse_sentinel_url
 
 GUNICORN_DEFAULT_HOST = "0.0.0.0"
 """What gunicorn.conf.py binds when ``$HOST`` is unset."""
@@ -31,12 +33,25 @@ def check_config(config: Config) -> None:
         state = "api key set" if dest.configured else "[yellow]no api key[/] (leadgate dev uses the sandbox CRM)"
         console.print(f"destination [bold]{dest.name}[/]: {dest.base_url} ({state})")
     redis_where = config.redis_url and "REDIS_URL/redis_url" or f"embedded Redis in {config.data_dir}"
+    if config.redis_url and is_sentinel_url(config.redis_url):
+        address = parse_sentinel_url(config.redis_url)
+        redis_where += f" (the master of {address.service!r}, asked of {len(address.sentinels)} Sentinels)"
     policy = config.delivery
     console.print(f"redis: {redis_where}")
+    durability = config.durability
+    console.print(
+        f"durability: {durability.mode}"
+        + (
+            f" (2xx once {durability.min_replicas} replica(s) have the lead, else 503 after "
+            f"{durability.replica_timeout_ms} ms)"
+            if durability.replicated
+            else " (2xx once the master has the lead)"
+        )
+    )
     console.print(
         f"delivery: {policy.max_attempts} attempts, backoff {list(policy.backoff_seconds)} s "
         f"(±{int(policy.jitter * 100)}% jitter), timeout {policy.timeout_seconds} s; "
-        f"history kept {config.retention_days} days"
+        f"history kept {config.retention_days} days (payloads {config.payload_retention_days})"
     )
     for warning in exposure_warnings(config, [os.environ.get("HOST", GUNICORN_DEFAULT_HOST)]):
         console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)

@@ -1,12 +1,15 @@
 """``leadgate dev``: gateway, worker, embedded Redis and (when no API key is set) the sandbox CRM.
 
 Meant for a laptop: one command, nothing to install besides the package. It writes
-a starter config to ``./var/leadgate.dev.yaml`` when there is no ``leadgate.yaml``.
+a starter config to ``./var/leadgate.dev.yaml`` when there is no ``leadgate.yaml``, and
+makes up a random admin token for the run (printed) when the config sets none.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,6 +22,7 @@ from adapters import KINDS
 from gateway import create_app
 from leadgate import defaults
 from leadgate.cli.app import main
+from leadgate.config import Config
 from leadgate.config import ConfigError
 from leadgate.config import config_path
 from leadgate.config import load_config
@@ -45,6 +49,14 @@ sources:
     phone_region: US
     honeypot: _gotcha
 """
+
+
+def with_admin_token(config: Config) -> tuple[Config, str | None]:
+    """The config with a random admin token when it has none, and that token (None when one was set)."""
+    if config.admin_token:
+        return config, None
+    token = secrets.token_urlsafe(32)
+    return dataclasses.replace(config, admin_token=token), token
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -81,7 +93,13 @@ def run_dev(host: str, port: int, sandbox_port: int) -> None:
             f"sandbox CRM at {sandbox.url} (open it in a browser). Set CONNECTGAIN_API_KEY to deliver for real."
         )
     os.environ.update(env)
-    config = load_config(path, env, kinds=KINDS)
+    config, generated = with_admin_token(load_config(path, env, kinds=KINDS))
+    if generated:
+        console.print(
+            f"admin token for this run (no admin_token set): [bold]{generated}[/]\n"
+            f"dashboard: http://{host}:{port}/admin/ (set admin_token to keep one; the starter config reads "
+            "LEADGATE_ADMIN_TOKEN)"
+        )
     signal.signal(signal.SIGTERM, _interrupt)
     worker = subprocess.Popen([sys.executable, "-m", "leadgate.cli", "worker"], env=env)
     try:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from gateway import create_app
+from leadgate.events import new_event_id
 from leadgate.runtime import Runtime
 from tests.support.admin import ADMIN_CONFIG
 from tests.support.admin import AUTH
@@ -374,7 +375,8 @@ def test_delete_dead_letter_purges_it_and_only_dead_letters(client, rt, crm, del
     assert_error(api(client, "DELETE", f"/dead-letters/{dead}"), 404, "not_a_dead_letter")
     assert_error(api(client, "DELETE", f"/dead-letters/{delivered}"), 404, "not_a_dead_letter")
     assert rt.store.get(delivered).status == "delivered"
-    assert_error(api(client, "DELETE", "/dead-letters/ev_000000000000nothere"), 404, "not_a_dead_letter")
+    assert_error(api(client, "DELETE", f"/dead-letters/{new_event_id()}"), 404, "not_a_dead_letter")
+    assert_error(api(client, "DELETE", "/dead-letters/ev_000000000000nothere"), 404, "unknown_event")
 
 
 def test_every_admin_answer_is_json(client, rt):

@@ -213,6 +213,17 @@ def test_redis_down_answers_503_and_acknowledges_nothing(config):
     assert app.test_client().get("/healthz").status_code == 200
 
 
+def test_no_sentinel_to_name_a_master_answers_503_and_readyz_fails(make_config):
+    config = make_config(REDIS_URL="redis+sentinel://127.0.0.1:1,127.0.0.1:2/mymaster/0")
+    app = create_app(runtime=Runtime.from_config(config))
+    started = time.monotonic()
+    response = app.test_client().post("/hooks/contact-us", data=LEAD)
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert time.monotonic() - started < 2, "no master must be reported quickly"
+    ready = app.test_client().get("/readyz")
+    assert ready.status_code == 503 and ready.get_json()["redis"] == "unreachable (MasterNotFoundError)"
+
+
 def test_request_meta_is_stored_without_secrets(client, rt):
     response = post_form(client, LEAD, headers={"Authorization": "Bearer s3cret", "X-Api-Key": "k", "User-Agent": "t"})
     event = rt.store.get(response.get_json()["event_id"])

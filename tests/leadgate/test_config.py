@@ -13,6 +13,7 @@ from leadgate.config import SANDBOX_API_KEY
 from leadgate.config import Config
 from leadgate.config import ConfigError
 from leadgate.config import DeliveryPolicy
+from leadgate.config import Durability
 from leadgate.config import RequestLimits
 from tests.support.config import load_config
 from tests.support.config import parse_yaml
@@ -32,6 +33,9 @@ sources:
 """
 )
 
+LONG_TOKEN = "t" * defaults.ADMIN_TOKEN_MIN_LENGTH
+"""An admin token as short as start-up allows."""
+
 
 def parse(text: str, **env: str) -> Config:
     return parse_yaml(text, env)
@@ -47,8 +51,8 @@ def config_error(text: str, **env: str) -> str:
 
 
 def test_whole_scalar_var_is_replaced_by_its_value():
-    config = parse(ONE_DESTINATION + "admin_token: ${TOKEN}\n", TOKEN="s3cret")
-    assert config.admin_token == "s3cret"
+    config = parse(ONE_DESTINATION + "admin_token: ${TOKEN}\n", TOKEN=LONG_TOKEN)
+    assert config.admin_token == LONG_TOKEN
 
 
 @pytest.mark.parametrize("env", [{}, {"TOKEN": ""}], ids=["unset", "empty"])
@@ -58,10 +62,10 @@ def test_whole_scalar_var_unset_or_empty_becomes_none(env):
 
 
 def test_default_applies_when_var_is_unset_or_empty_but_not_when_set():
-    text = ONE_DESTINATION + "admin_token: ${TOKEN:-fallback}\n"
-    assert parse(text).admin_token == "fallback"
-    assert parse(text, TOKEN="").admin_token == "fallback"
-    assert parse(text, TOKEN="given").admin_token == "given"
+    text = ONE_DESTINATION + "admin_token: ${TOKEN:-fallback-" + LONG_TOKEN + "}\n"
+    assert parse(text).admin_token == "fallback-" + LONG_TOKEN
+    assert parse(text, TOKEN="").admin_token == "fallback-" + LONG_TOKEN
+    assert parse(text, TOKEN="given-" + LONG_TOKEN).admin_token == "given-" + LONG_TOKEN
 
 
 def test_var_embedded_in_text_is_spliced_in_and_unset_ones_vanish():
@@ -101,8 +105,8 @@ def test_numbers_from_env_are_validated_as_numbers():
 
 
 def test_without_environ_the_process_environment_is_used(monkeypatch):
-    monkeypatch.setenv("LEADGATE_TEST_TOKEN", "from-os")
-    assert parse_yaml(ONE_DESTINATION + "admin_token: ${LEADGATE_TEST_TOKEN}\n").admin_token == "from-os"
+    monkeypatch.setenv("LEADGATE_TEST_TOKEN", "from-os-" + LONG_TOKEN)
+    assert parse_yaml(ONE_DESTINATION + "admin_token: ${LEADGATE_TEST_TOKEN}\n").admin_token == "from-os-" + LONG_TOKEN
 
 
 def test_var_with_double_underscore_embedded_in_text():
@@ -123,6 +127,55 @@ def test_redis_url_in_file_wins_over_env_and_neither_means_embedded():
     assert parse(text, REDIS_URL="redis://env:6379/0").redis_url == "redis://file:6379/2"
     assert parse(ONE_DESTINATION + "redis_url: ${REDIS_URL}\n").redis_url is None
     assert parse(ONE_DESTINATION).redis_url is None
+
+
+def test_a_sentinel_url_is_taken_from_the_file_or_the_environment():
+    url = "redis+sentinel://:pw@h1:26379,h2/mymaster/2"
+    assert parse(ONE_DESTINATION + f"redis_url: {url}\n").redis_url == url
+    assert parse(ONE_DESTINATION, REDIS_URL=url).redis_url == url
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://h:6379/0", "must start with redis://"),
+        ("redis+sentinel://h1:26379", "name the master's service"),
+        ("redis+sentinel://h1:x/mymaster", "must be a number"),
+        ("redis+sentinel://h1/mymaster/zero", "database after the service"),
+    ],
+)
+def test_a_bad_redis_url_is_named_from_the_file_or_the_environment(url, expected):
+    assert "redis_url" in config_error(ONE_DESTINATION + f"redis_url: {url}\n")
+    assert expected in config_error(ONE_DESTINATION + f"redis_url: {url}\n")
+    with pytest.raises(ConfigError, match="REDIS_URL") as raised:
+        parse(ONE_DESTINATION, REDIS_URL=url)
+    assert expected in str(raised.value)
+
+
+def test_a_bad_redis_url_does_not_repeat_its_password():
+    assert "s3cret" not in config_error(ONE_DESTINATION + "redis_url: 'https://:s3cret@h/0'\n")
+
+
+# durability
+
+
+def test_durability_defaults_to_the_master_and_replicated_reads_its_keys():
+    assert parse(ONE_DESTINATION).durability == Durability("master", 1, 500)
+    assert not parse(ONE_DESTINATION).durability.replicated
+    config = parse(ONE_DESTINATION + "durability: replicated\nmin_replicas: 2\nreplica_timeout_ms: 250\n")
+    assert config.durability == Durability("replicated", 2, 250) and config.durability.replicated
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("durability: quorum\n", "durability: Must be one of: master, replicated"),
+        ("min_replicas: 0\n", "min_replicas: Must be greater than or equal to 1"),
+        ("replica_timeout_ms: 0\n", "replica_timeout_ms: Must be greater than or equal to 1"),
+    ],
+)
+def test_bad_durability_settings_are_named(text, expected):
+    assert expected in config_error(ONE_DESTINATION + text)
 
 
 # defaults
@@ -199,7 +252,8 @@ def test_source_url_joins_public_url_and_base_url_loses_trailing_slash():
 
 
 def test_secrets_are_kept_out_of_reprs():
-    config = parse(ONE_DESTINATION.replace("/v1", "/v1\n    api_key: cg_topsecret") + "admin_token: adm_topsecret\n")
+    api_key = ONE_DESTINATION.replace("/v1", "/v1\n    api_key: cg_topsecret")
+    config = parse(api_key + "admin_token: adm_topsecret_" + LONG_TOKEN + "\n")
     assert config.destinations["main"].api_key == "cg_topsecret"
     assert "cg_topsecret" not in repr(config)
     assert "adm_topsecret" not in repr(config)
@@ -359,9 +413,9 @@ def test_invalid_yaml_names_the_file(tmp_path: Path):
 def test_load_config_reads_leadgate_config_path_and_records_it(tmp_path: Path):
     path = tmp_path / "custom.yaml"
     path.write_text(MINIMAL + "admin_token: ${TOKEN}\n", encoding="utf-8")
-    config = load_config(environ={"LEADGATE_CONFIG": str(path), "TOKEN": "t"})
+    config = load_config(environ={"LEADGATE_CONFIG": str(path), "TOKEN": LONG_TOKEN})
     assert config.path == str(path)
-    assert config.admin_token == "t"
+    assert config.admin_token == LONG_TOKEN
     assert list(config.sources) == ["contact-us"]
 
 

@@ -8,6 +8,8 @@ import time
 from click.testing import CliRunner
 
 from leadgate.cli import main
+from leadgate.health import PROBE_KEY
+from leadgate.health import PROBE_TTL_MS
 from leadgate.health import check
 from tests.support.config import API_KEY
 from tests.support.config import BASE_CONFIG
@@ -53,6 +55,23 @@ def test_warns_when_redis_can_lose_leads(rt):
         assert any("noeviction" in w for w in warnings)
     finally:
         rt.redis.config_set("maxmemory-policy", "noeviction")
+
+
+def test_a_redis_that_refuses_writes_is_not_ready_and_says_why(rt):
+    assert check(rt, deep=False).ready
+    rt.redis.config_set("maxmemory", 1)  # full: under noeviction every write is refused with OOM
+    try:
+        for deep in (False, True):
+            state = check(rt, deep=deep)
+            assert not state.ready and not state.healthy
+            assert state.redis_state == (
+                "refusing writes (OutOfMemoryError: command not allowed when used memory > 'maxmemory'.)"
+            )
+            assert state.as_dict()["redis"] == state.redis_state
+    finally:
+        rt.redis.config_set("maxmemory", 0)
+    assert check(rt, deep=False).ready
+    assert 0 < rt.redis.pttl(PROBE_KEY) <= PROBE_TTL_MS
 
 
 def test_unreachable_redis_exits_non_zero(tmp_path, crm):

@@ -47,6 +47,7 @@ from leadgate.embedded_redis import EmbeddedRedis
 from leadgate.events import Event
 from leadgate.events import EventStore
 from leadgate.queue import delivery_queue
+from leadgate.redis_client import client_for_url
 from leadgate.sandbox import SandboxCRM
 from leadgate.sandbox.processes import Service
 from leadgate.sandbox.processes import free_port
@@ -81,7 +82,7 @@ UNIX_SOCKET_MAX = 100
 
 CONFIG_TEMPLATE = """\
 metrics_public: true
-destinations:
+{settings}destinations:
   main:
     base_url: {crm_url}
     api_key: {api_key}
@@ -135,9 +136,15 @@ class Stack:
         extra_sources: str = "",
         web_concurrency: int = 2,
         delivery: Mapping[str, Any] | None = None,
+        redis_url: str | None = None,
+        settings: Mapping[str, Any] | None = None,
     ):
         """Beyond the delivery policy: ``extra_sources`` (YAML entries indented two spaces, appended to
-        ``sources:``), ``web_concurrency`` (gunicorn workers), ``delivery`` (more scalar ``delivery:`` keys)."""
+        ``sources:``), ``web_concurrency`` (gunicorn workers), ``delivery`` (more scalar ``delivery:`` keys),
+        ``redis_url`` (a Redis of the test's own, e.g. ``redis+sentinel://``: used as it is, flushed before
+        and after), ``settings`` (more scalar top-level keys, e.g. ``durability``)."""
+        self.own_redis_url = redis_url
+        self.settings = dict(settings or {})
         self.tmp_path = tmp_path
         self.services: list[Service] = []
         self._revived: set[Service] = set()
@@ -165,12 +172,14 @@ class Stack:
     ) -> None:
         self.crm.start()
         external = os.environ.get("REDIS_URL")
-        if external:
+        if self.own_redis_url:
+            self.redis_url = self.own_redis_url
+        elif external:
             self.redis_url = with_db(external, E2E_DB)
         else:
             self.redis_server = EmbeddedRedis(redis_dir(self.tmp_path))
             self.redis_url = self.redis_server.ensure_running()
-        self.client = redis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=2)
+        self.client = client_for_url(self.redis_url, socket_timeout=5, socket_connect_timeout=2)
         self.client.flushdb()
         self.store = EventStore(self.client)
         self.queue = delivery_queue(self.client)
@@ -179,6 +188,7 @@ class Stack:
         self.config_path = self.tmp_path / "leadgate.yaml"
         self.config_path.write_text(
             CONFIG_TEMPLATE.format(
+                settings="".join(f"{key}: {value}\n" for key, value in self.settings.items()),
                 crm_url=self.crm.url,
                 api_key=API_KEY,
                 max_attempts=max_attempts,

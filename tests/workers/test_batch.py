@@ -128,3 +128,10 @@ def test_ten_thousand_lead_backlog_drains_in_about_100_bulk_calls(rt, crm, deliv
     assert statuses == {"delivered": 10_000}
     by_email = crm.deliveries_by_email()
     assert len(by_email) == 10_000 and set(by_email.values()) == {1}
+
+
+def test_bulk_delivered_leads_leave_no_rq_job_behind(rt, crm, deliver_all):
+    queue_leads(rt, 150)
+    deliver_all(rt)
+    assert calls(crm) == {"/create-leads-bulk": 2}
+    assert list(rt.redis.scan_iter(match="rq:job:*")) == []
