@@ -29,7 +29,7 @@ from leadgate.model import InboundEvent
 from leadgate.model import content_digest
 from leadgate.runtime import Runtime
 
-__all__ = ["accept", "dedupe_claims", "is_batchable"]
+__all__ = ["accept", "dedupe_claims", "is_batchable", "platform_ids_seen"]
 
 IDEMPOTENCY_KEY_SECONDS = 86400
 
@@ -49,6 +49,16 @@ def dedupe_claims(event: InboundEvent, idempotency_key: str | None) -> list[tupl
         claims.append(("idem", hashlib.sha256(idempotency_key.encode()).hexdigest(), IDEMPOTENCY_KEY_SECONDS))
     claims.append(("body", content_digest(event.raw), defaults.DEDUPE_WINDOW_SECONDS))
     return claims
+
+
+def platform_ids_seen(runtime: Runtime, source: SourceConfig, ids: list[str]) -> set[str]:
+    """Those of ``ids`` :func:`accept` would answer as duplicates on ``source``: a platform id counts for its
+    whole window (90 days), whether or not its event still exists. One read, for a caller (the Facebook
+    backfill) that wants to skip known leads before fetching them; :func:`accept` still decides."""
+    if not ids:
+        return set()
+    holders = runtime.redis.mget([runtime.store.dedupe_key(source.id, "id", value) for value in ids])
+    return {value for value, holder in zip(ids, holders, strict=True) if holder is not None}
 
 
 def accept(

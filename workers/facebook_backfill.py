@@ -25,6 +25,7 @@ from adapters.facebook import GRAPH_ID
 from adapters.facebook import token_for
 from leadgate.config import SourceConfig
 from leadgate.intake import accept
+from leadgate.intake import platform_ids_seen
 from leadgate.operations import ReplayResult
 from leadgate.operations import replay_event
 from leadgate.runtime import Runtime
@@ -91,16 +92,6 @@ def _webhook_part(lead: dict[str, Any], form_id: str, page_id: str | None) -> di
     return webhook
 
 
-def _seen(rt: Runtime, source: SourceConfig, leadgen_ids: list[str]) -> set[str]:
-    """The ids intake would answer as duplicates: a platform id counts for its whole dedupe window (90 days),
-    whether or not its event still exists (the rule ``accept`` uses)."""
-    if not leadgen_ids:
-        return set()
-    keys = [rt.store.dedupe_key(source.id, "id", leadgen_id) for leadgen_id in leadgen_ids]
-    holders = rt.redis.mget(keys)
-    return {leadgen_id for leadgen_id, holder in zip(leadgen_ids, holders, strict=True) if holder is not None}
-
-
 def _next_page(pager: FormLeadsPager, sleep: Callable[[float], None]) -> list[dict[str, Any]] | None:
     """The pager's next page, tried again after a transient Graph error (throttling, 5xx)."""
 
@@ -149,7 +140,7 @@ def backfill_form(
             result.listed += len(page)
             leads = [lead for lead in page if GRAPH_ID.match(str(lead.get("id") or ""))]
             result.invalid += len(page) - len(leads)
-            seen = _seen(rt, source, [str(lead["id"]) for lead in leads]) | handled
+            seen = platform_ids_seen(rt, source, [str(lead["id"]) for lead in leads]) | handled
             for lead in leads:
                 leadgen_id = str(lead["id"])
                 if leadgen_id in seen:
