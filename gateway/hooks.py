@@ -113,9 +113,10 @@ def skip_limits_of_unlimited_sources() -> bool:
 def count_refusal(source: SourceConfig, counter: str) -> None:
     """Counts a refused request; best effort, a refusal must not turn into a 503."""
     try:
-        with runtime().redis.pipeline(transaction=False) as pipe:
-            metrics.incr(pipe, "received", source.id)
-            metrics.incr(pipe, counter, source.id)
+        rt = runtime()
+        with rt.redis.pipeline(transaction=False) as pipe:
+            metrics.incr(pipe, rt.store.counters_key, "received", source.id)
+            metrics.incr(pipe, rt.store.counters_key, counter, source.id)
             pipe.execute()
     except redis.RedisError:
         pass

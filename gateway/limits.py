@@ -1,7 +1,7 @@
 """Per-IP rate limits for the sources that take posts from the open web (form, json).
 
-flask-limiter with its counters in the gateway's own Redis, so every gunicorn worker
-(and every web host) shares them. A source without ``rate_limit`` is not limited. When
+flask-limiter with its counters in RQ's Redis (``queue_redis_url``, else the store's), so
+every gunicorn worker (and every web host) shares them. A source without ``rate_limit`` is not limited. When
 Redis is unreachable the limiter lets requests through (``swallow_errors``): the store
 then answers 503 anyway, and a limiter must never be why a good lead was refused.
 """
@@ -54,10 +54,10 @@ def unlimited() -> bool:
 
 
 def init_app(app: Flask) -> None:
-    """Stores counters in the runtime's Redis; believes ``X-Forwarded-For`` only from ``trusted_proxies``."""
+    """Stores counters in RQ's Redis (never a cluster); believes ``X-Forwarded-For`` only from ``trusted_proxies``."""
     rt = app.extensions["leadgate"]
     app.config["RATELIMIT_STORAGE_URI"] = "redis://"
-    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": rt.redis.connection_pool}
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = {"connection_pool": rt.queue.connection.connection_pool}
     if rt.config.trusted_proxies:
         app.wsgi_app = TrustedProxies(app.wsgi_app, rt.config.trusted_proxies)  # type: ignore[method-assign]
     limiter.init_app(app)

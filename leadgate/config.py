@@ -33,6 +33,7 @@ from marshmallow import validates_schema
 from leadgate import defaults
 from leadgate.contract import is_valid_target
 from leadgate.redis_urls import check_redis_url
+from leadgate.redis_urls import is_cluster_url
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 TRUSTED_PROXIES_ENV = "LEADGATE_TRUSTED_PROXIES"
@@ -182,6 +183,11 @@ class Config:
     sources: Mapping[str, SourceConfig]
     delivery: DeliveryPolicy = DeliveryPolicy()
     redis_url: str | None = None
+    queue_redis_url: str | None = None
+    """Where RQ keeps its jobs and workers, and the rate limiter its counters; None: ``redis_url``'s Redis.
+
+    Nothing there must survive (the event store re-dispatches any lead whose job is lost), so a small
+    standalone Redis does; it is required beside a ``redis+cluster://`` store, which RQ cannot use."""
     durability: Durability = Durability()
     admin_token: str | None = field(default=None, repr=False)
     metrics_public: bool = False
@@ -320,6 +326,7 @@ def _redis_url(url: str) -> None:
 
 class ConfigSchema(Schema):
     redis_url = fields.String(load_default=None, allow_none=True, validate=_redis_url)
+    queue_redis_url = fields.String(load_default=None, allow_none=True, validate=_redis_url)
     durability = fields.String(load_default=defaults.DURABILITY, validate=validate.OneOf(DURABILITY_MODES))
     min_replicas = fields.Integer(load_default=defaults.MIN_REPLICAS, validate=validate.Range(min=1, max=100))
     replica_timeout_ms = fields.Integer(
@@ -502,12 +509,10 @@ def parse_config(
         sid: _build_source(sid, raw, destinations, kinds, shared_limits) for sid, raw in loaded["sources"].items()
     }
     delivery = loaded["delivery"]
-    redis_url = loaded["redis_url"] or environ.get("REDIS_URL") or None
-    if redis_url and not loaded["redis_url"]:
-        try:
-            check_redis_url(redis_url)
-        except ValueError as err:
-            raise ConfigError(f"REDIS_URL: {err}") from None
+    redis_url = _url_setting(loaded, environ, "redis_url")
+    queue_redis_url = _url_setting(loaded, environ, "queue_redis_url")
+    durability = Durability(loaded["durability"], loaded["min_replicas"], loaded["replica_timeout_ms"])
+    _check_cluster_setup(redis_url, queue_redis_url, durability)
     return Config(
         destinations=destinations,
         sources=sources,
@@ -521,7 +526,8 @@ def parse_config(
             batch_wait_ms=delivery["batch_wait_ms"],
         ),
         redis_url=redis_url,
-        durability=Durability(loaded["durability"], loaded["min_replicas"], loaded["replica_timeout_ms"]),
+        queue_redis_url=queue_redis_url,
+        durability=durability,
         admin_token=loaded["admin_token"],
         metrics_public=loaded["metrics_public"],
         trusted_proxies=_trusted_proxies(loaded["trusted_proxies"], environ),
@@ -532,6 +538,39 @@ def parse_config(
         path=path,
         kinds=kinds,
     )
+
+
+def _url_setting(loaded: Mapping[str, Any], environ: Mapping[str, str], name: str) -> str | None:
+    """A Redis URL from the file, else from its environment variable (``REDIS_URL``, ``QUEUE_REDIS_URL``)."""
+    variable = name.upper()
+    url = loaded[name] or environ.get(variable) or None
+    if url and not loaded[name]:
+        try:
+            check_redis_url(url)
+        except ValueError as err:
+            raise ConfigError(f"{variable}: {err}") from None
+    return url
+
+
+def _check_cluster_setup(redis_url: str | None, queue_redis_url: str | None, durability: Durability) -> None:
+    """What a Redis Cluster cannot hold: RQ's queue (rq/rq#1942: its keys span slots), and ``WAIT``."""
+    if queue_redis_url and is_cluster_url(queue_redis_url):
+        raise ConfigError(
+            "queue_redis_url: RQ cannot run on a Redis Cluster (its commands span hash slots); "
+            "name a standalone or Sentinel Redis (docs/operations.md, Redis Cluster)"
+        )
+    if not (redis_url and is_cluster_url(redis_url)):
+        return
+    if not queue_redis_url:
+        raise ConfigError(
+            "redis_url is a Redis Cluster: set queue_redis_url (or QUEUE_REDIS_URL) to a standalone or Sentinel "
+            "Redis for RQ's jobs, which cannot run on a cluster (docs/operations.md, Redis Cluster)"
+        )
+    if durability.replicated:
+        raise ConfigError(
+            "durability: replicated is not supported on a Redis Cluster (WAIT there covers one node's "
+            "connection); use a Sentinel set-up for it, or min-replicas-to-write on the cluster's masters"
+        )
 
 
 def parse_yaml(text: str, environ: Mapping[str, str] | None = None, path: str | None = None, *, kinds: Kinds) -> Config:

@@ -85,6 +85,9 @@ REPLICA_TIMEOUT_MS = 500
 KEY_PREFIX = "lg:"
 """Prefix of every Redis key leadgate owns (RQ keeps its own ``rq:`` keys)."""
 
+CLUSTER_KEY_PREFIX = "{lg}:"
+"""The event store's prefix on a Redis Cluster: a hash tag, so its scripts and transactions stay in one slot."""
+
 ADMIN_TOKEN_MIN_LENGTH = 32
 """Shortest ``admin_token`` start-up accepts: too long to guess online, or offline from a cookie's signature."""
 

@@ -228,16 +228,18 @@ def _set_and_unset(encoded: Mapping[str, str]) -> tuple[dict[str, str], list[str
 
 
 class EventStore(DeliveryLifecycle):
-    """Reads and writes events; every key it touches starts with ``defaults.KEY_PREFIX``."""
+    """Reads and writes events; every key it touches starts with ``prefix`` (:func:`leadgate.keys.prefix_for`)."""
 
     def __init__(
         self,
         client: redis.Redis,
         retention_days: int = defaults.RETENTION_DAYS,
         payload_retention_days: int = defaults.PAYLOAD_RETENTION_DAYS,
+        *,
+        prefix: str = defaults.KEY_PREFIX,
     ):
         self.redis = client
-        self.prefix = defaults.KEY_PREFIX
+        self.prefix = prefix
         self.retention_seconds = int(retention_days * 86400)
         self.payload_retention_seconds = int(min(payload_retention_days, retention_days) * 86400)
         self.register_scripts(client)
@@ -281,7 +283,7 @@ class EventStore(DeliveryLifecycle):
         summary, payloads = split_fields({**fields, "updated_at": time.time()})
         stored, removed = _set_and_unset(encode_fields(summary))
         key, payload_key = self.key(event_id), self.payload_key(event_id)
-        with self.redis.pipeline() as pipe:
+        with self.redis.pipeline(transaction=True) as pipe:  # explicit: a cluster client defaults to none
             while True:
                 try:
                     merged: dict[str, Any] = {}

@@ -99,7 +99,7 @@ def check(rt: Any, *, deep: bool = True) -> Health:
         health.queue_depth = int(rt.redis.zcard(rt.store.due_key))
         health.overdue = int(rt.redis.zcount(rt.store.due_key, "-inf", now - STALL_SECONDS))
         health.dead_letters = int(rt.redis.zcard(rt.store.dead_key))
-        health.workers = len(Worker.all(connection=rt.redis))
+        health.workers = len(Worker.all(connection=rt.queue.connection))
         health.warnings = persistence_warnings(rt.redis)
     except redis.RedisError as err:
         health.redis_ok = False

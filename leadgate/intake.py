@@ -14,13 +14,17 @@ from __future__ import annotations
 import hashlib
 import time
 import weakref
+from collections.abc import Callable
 from collections.abc import Mapping
 from typing import Any
 
 import redis
+from redis import ConnectionPool
+from redis.client import Pipeline
 
 from leadgate import defaults
 from leadgate import metrics
+from leadgate.config import Durability
 from leadgate.config import SourceConfig
 from leadgate.durability import run_durably
 from leadgate.events import new_event_id
@@ -102,53 +106,72 @@ def accept(
         "last_error": reason or event.reason,
     }
     due_at = now if status == "queued" else None
-    with runtime.redis.pipeline() as pipe:
-        # The writes are queued with the store's and RQ's own commands, then run by one script
-        # that first checks the dedupe keys: one round trip where WATCH, MGET and MULTI/EXEC took three.
-        pipe.multi()
-        metrics.incr(pipe, "received", source.id)
+
+    # The writes are recorded with the store's own commands, then run by one script
+    # that first checks the dedupe keys: one round trip where WATCH, MGET and MULTI/EXEC took three.
+    def write(pipe: Pipeline) -> None:
+        metrics.incr(pipe, store.counters_key, "received", source.id)
         store.write_new(pipe, event_id, fields, due_at=due_at)
         for key, (_, _, ttl) in zip(keys, claims, strict=True):
             pipe.set(key, event_id, ex=ttl)
         if status == "queued":
             store.wake(pipe)
-        metrics.incr(pipe, STATUS_COUNTERS.get(status, status), source.id)
-        writes = [args for args, _ in pipe.command_stack]
-        pipe.reset()
+        metrics.incr(pipe, store.counters_key, STATUS_COUNTERS.get(status, status), source.id)
+
     lasting = sum(kind == "id" for kind, _, _ in claims)  # dedupe_claims puts the platform ids first
-    original = _write_unless_duplicate(runtime, store.key(""), keys, writes, lasting)
+    original = _write_unless_duplicate(runtime, keys, _recorded(write), lasting)
     if original is None:
         return Accepted(event_id=event_id, status=status)
     fields.update(status="duplicate", dispatch=0, duplicate_of=original, lead=None)
-    with runtime.redis.pipeline() as pipe:
-        pipe.multi()
-        metrics.incr(pipe, "received", source.id)
+
+    def write_duplicate(pipe: Pipeline) -> None:
+        metrics.incr(pipe, store.counters_key, "received", source.id)
         store.write_new(pipe, event_id, fields, due_at=None)
-        metrics.incr(pipe, "duplicate", source.id)
-        writes = [args for args, _ in pipe.command_stack]
-        pipe.reset()
+        metrics.incr(pipe, store.counters_key, "duplicate", source.id)
+
     # Through the same script (no keys to check), so under ``replicated`` its WAIT also covers the
     # original: a re-send after a 503 is answered 2xx only once the first copy is on the replicas.
-    _write_unless_duplicate(runtime, store.key(""), [], writes, 0)
+    _write_unless_duplicate(runtime, [], _recorded(write_duplicate), 0)
     return Accepted(event_id=original, status="duplicate", duplicate=True)
 
 
-# KEYS: the dedupe keys, platform ids first. ARGV: the event key prefix, how many of KEYS are platform ids,
-# then each write as its argument count and its arguments.
+def _recorded(build: Callable[[Pipeline], None]) -> list[tuple[Any, ...]]:
+    """The commands ``build`` queues, as argument tuples, for the intake script to run.
+
+    Recorded on a plain pipeline that never connects: whatever the client (a cluster client's
+    pipeline keeps its commands in another shape), redis-py encodes the arguments the same way.
+    """
+    pipe = Pipeline(ConnectionPool(), {}, transaction=True, shard_hint=None)
+    pipe.multi()
+    build(pipe)
+    return [args for args, _ in pipe.command_stack]
+
+
+# KEYS: the dedupe keys (ARGV[2] of them, platform ids first), then the keys the writes touch, then the keys of
+# the ARGV[3] events named next. ARGV: how many of the dedupe keys are platform ids, how many dedupe keys there
+# are, how many events' keys the caller declared, those events' ids, then each write as its argument count, its
+# command, the index in KEYS of its key, and its other arguments.
+# A held claim that is not a platform id counts only while its event exists and was not purged; the script
+# cannot read an event key it was not given, so it answers {original} and is called again with that key too.
 _WRITE_UNLESS_DUPLICATE = """
-local lasting = tonumber(ARGV[2])
-for index, key in ipairs(KEYS) do
-  local original = redis.call('GET', key)
+local lasting = tonumber(ARGV[1])
+local claims = tonumber(ARGV[2])
+local declared = tonumber(ARGV[3])
+local events = {}
+for j = 1, declared do events[ARGV[3 + j]] = KEYS[#KEYS - declared + j] end
+for index = 1, claims do
+  local original = redis.call('GET', KEYS[index])
   if original then
     if index <= lasting then return original end
-    local status = redis.call('HGET', ARGV[1] .. original, 'status')
+    if not events[original] then return {original} end
+    local status = redis.call('HGET', events[original], 'status')
     if status and status ~= 'purged' then return original end  -- a purged dead letter may be sent afresh
   end
 end
-local i = 3
+local i = 4 + declared
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
-  redis.call(unpack(ARGV, i + 1, i + n))
+  redis.call(ARGV[i + 1], KEYS[tonumber(ARGV[i + 2])], unpack(ARGV, i + 3, i + n))
   i = i + n + 1
 end
 return false
@@ -157,10 +180,8 @@ return false
 _scripts: weakref.WeakKeyDictionary[redis.Redis, Any] = weakref.WeakKeyDictionary()
 
 
-def _write_unless_duplicate(
-    runtime: Runtime, event_prefix: str, keys: list[str], writes: list[Any], lasting: int
-) -> str | None:
-    """The id of an earlier event holding one of ``keys``; else runs ``writes`` and returns None. Atomic.
+def _write_unless_duplicate(runtime: Runtime, claims: list[str], writes: list[Any], lasting: int) -> str | None:
+    """The id of an earlier event holding one of the ``claims`` keys; else runs ``writes`` and returns None. Atomic.
 
     The first ``lasting`` keys are platform ids: they count for their whole window (90 days) even
     after the event they name has expired (30 days after delivery), since neither Facebook nor
@@ -168,21 +189,37 @@ def _write_unless_duplicate(
     The others (an ``Idempotency-Key``, an identical body: hours or minutes) count only while
     their event exists and was not purged, so a purged dead letter can be sent afresh.
 
+    Every key the script touches is declared (a Redis Cluster, Dragonfly and others require it).
     Under ``durability: replicated`` the script and a ``WAIT`` share one pipeline (one connection:
     ``WAIT`` counts the replicas that have that connection's writes); see :mod:`leadgate.durability`.
     """
-    client, durability = runtime.redis, runtime.config.durability
+    client, durability, store = runtime.redis, runtime.config.durability, runtime.store
     script = _scripts.get(client)
     if script is None:
         script = _scripts[client] = client.register_script(_WRITE_UNLESS_DUPLICATE)
-    args: list[Any] = [event_prefix, lasting]
-    for command in writes:
-        args.append(len(command))
-        args.extend(command)
-    if durability.replicated:
-        [original] = run_durably(client, durability, lambda pipe: script(keys=keys, args=args, client=pipe))
-    else:
-        original = script(keys=keys, args=args)
-    if not original:
-        return None
-    return original.decode() if isinstance(original, bytes) else str(original)
+    written: list[str] = []
+    encoded: list[Any] = []
+    for command, key, *rest in writes:
+        if key not in written:
+            written.append(key)
+        encoded += [len(rest) + 2, command, len(claims) + written.index(key) + 1, *rest]
+    checked: list[str] = []
+    for _ in range(len(claims) + 1):  # each round declares one more claim holder: at most one per claim
+        keys = [*claims, *written, *(store.key(event_id) for event_id in checked)]
+        args = [lasting, len(claims), len(checked), *checked, *encoded]
+        original = _run(client, durability, script, keys, args)
+        if not isinstance(original, list):
+            return _text(original) if original else None
+        checked.append(_text(original[0]))
+    raise redis.ResponseError("the events holding this lead's dedupe keys kept changing; try again")
+
+
+def _run(client: redis.Redis, durability: Durability, script: Any, keys: list[str], args: list[Any]) -> Any:
+    if not durability.replicated:
+        return script(keys=keys, args=args)
+    [reply] = run_durably(client, durability, lambda pipe: script(keys=keys, args=args, client=pipe))
+    return reply
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,11 +1,25 @@
 """The names of every Redis key the event store and its transitions touch, in one place.
 
 All start with the store's ``prefix`` (``defaults.KEY_PREFIX``); docs/data-model.md lists what each holds.
+On a Redis Cluster the prefix is a hash tag (``defaults.CLUSTER_KEY_PREFIX``, ``{lg}:``), so every key
+here lives in one slot: intake, the lifecycle scripts and the replay transaction each touch an event's
+keys together with the shared sets (due, backlog, ready, counters), and a script or transaction may
+only touch keys of one slot. Leadgate's data then lives on one shard of the cluster (the sizing table
+in docs/operations.md says how far that goes); the cluster still brings its failover and its managed
+offerings that are cluster-only.
 """
 
 from __future__ import annotations
 
-__all__ = ["StoreKeys"]
+from leadgate import defaults
+from leadgate.redis_urls import is_cluster_url
+
+__all__ = ["StoreKeys", "prefix_for"]
+
+
+def prefix_for(redis_url: str | None) -> str:
+    """The store's key prefix on the Redis ``redis_url`` names: a hash tag on a cluster."""
+    return defaults.CLUSTER_KEY_PREFIX if redis_url and is_cluster_url(redis_url) else defaults.KEY_PREFIX
 
 
 class StoreKeys:
@@ -71,3 +85,13 @@ class StoreKeys:
 
     def dedupe_key(self, source_id: str, kind: str, value: str) -> str:
         return f"{self.prefix}dd:{source_id}:{kind}:{value}"
+
+    @property
+    def counters_key(self) -> str:
+        """Hash ``<counter>|<label>`` -> count: updated by the same scripts as the events they count."""
+        return f"{self.prefix}m:counters"
+
+    @property
+    def latency_key(self) -> str:
+        """Hash ``<destination>|<bucket>`` -> count, plus ``|sum`` and ``|count`` per destination."""
+        return f"{self.prefix}m:latency"

@@ -49,8 +49,8 @@ OUTCOME_COUNTERS = {
 }
 """The counter each delivery outcome adds to: a destination's, except ``ignored`` (a source's: nothing was sent)."""
 
-# KEYS: event, due, paused destinations, parked, backlog, counters.
-# ARGV: id, dispatch, now, lease_until, claimable statuses
+# KEYS: event, due, paused destinations, parked, backlog, counters, the ready set of ARGV[6].
+# ARGV: id, dispatch, now, lease_until, claimable statuses, the destination the caller read
 _CLAIM = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
@@ -60,6 +60,7 @@ end
 if not string.find(ARGV[5], ',' .. status .. ',', 1, true) then return 0 end
 if redis.call('HGET', KEYS[1], 'dispatch') ~= ARGV[2] then return -1 end
 local destination = redis.call('HGET', KEYS[1], 'destination')
+if (destination or '') ~= ARGV[6] then return -3 end  -- changed since the caller read it: KEYS[7] is not its set
 if destination and redis.call('HEXISTS', KEYS[3], destination) == 1 then
   redis.call('HSET', KEYS[1], 'status', 'paused', 'updated_at', ARGV[3], 'next_attempt_at', '')
   redis.call('ZREM', KEYS[2], ARGV[1])
@@ -70,24 +71,32 @@ if destination and redis.call('HEXISTS', KEYS[3], destination) == 1 then
 end
 redis.call('HSET', KEYS[1], 'status', 'delivering', 'updated_at', ARGV[3], 'lease_until', ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-if destination then redis.call('ZREM', ARGV[6] .. 'ready:' .. destination, ARGV[1]) end
+if destination then redis.call('ZREM', KEYS[7], ARGV[1]) end
 return redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 """
 
+# KEYS: due, then the n events' keys, then the ready set of each one's destination as the caller read it.
+# ARGV: now, grace_until, then the n ids, then those destinations ('' for none)
+# An id another dispatcher took since the caller read the due set (its score moved past now) is skipped.
 _DISPATCH = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+local n = (#ARGV - 2) / 2
 local out = {}
-for _, id in ipairs(ids) do
-  local key = ARGV[4] .. 'ev:' .. id
-  if redis.call('EXISTS', key) == 0 then
-    redis.call('ZREM', KEYS[1], id)
-  else
-    redis.call('ZADD', KEYS[1], ARGV[2], id)
-    table.insert(out, id)
-    table.insert(out, redis.call('HINCRBY', key, 'dispatch', 1))
-    if redis.call('HGET', key, 'batchable') == '1' then
+for i = 1, n do
+  local id = ARGV[2 + i]
+  local key = KEYS[1 + i]
+  local due = redis.call('ZSCORE', KEYS[1], id)
+  if due and tonumber(due) <= tonumber(ARGV[1]) then
+    if redis.call('EXISTS', key) == 0 then
+      redis.call('ZREM', KEYS[1], id)
+    else
+      redis.call('ZADD', KEYS[1], ARGV[2], id)
+      table.insert(out, id)
+      table.insert(out, redis.call('HINCRBY', key, 'dispatch', 1))
       local destination = redis.call('HGET', key, 'destination')
-      redis.call('ZADD', ARGV[4] .. 'ready:' .. destination, redis.call('HGET', key, 'received_at'), id)
+      -- a destination changed since the read goes without a ready entry: its job sends it alone
+      if redis.call('HGET', key, 'batchable') == '1' and destination == ARGV[2 + n + i] then
+        redis.call('ZADD', KEYS[1 + n + i], redis.call('HGET', key, 'received_at'), id)
+      end
     end
   end
 end
@@ -153,22 +162,19 @@ return 1
 """
 
 
-# KEYS: ready set, due. ARGV: now, lease_until, limit, prefix, due_before
-# Stale entries (claimed by their own job, or waiting for a retry time) are dropped as they are met.
+# KEYS: ready set, due, then the events' keys. ARGV: now, lease_until, due_before, then the ids (the
+# ready set's first members when the caller read it). An id still in the set is taken off it here, so
+# two bulk calls never take one lead; a stale entry (claimed by its own job, or waiting for a retry
+# time) is dropped as it is met.
 _CLAIM_READY = """
-local limit = tonumber(ARGV[3])
 local out = {}
-local taken = 0
-for round = 1, 4 do
-  if taken >= limit then break end
-  local popped = redis.call('ZPOPMIN', KEYS[1], limit - taken)
-  if #popped == 0 then break end
-  for i = 1, #popped, 2 do
-    local id = popped[i]
-    local key = ARGV[4] .. 'ev:' .. id
+for i = 4, #ARGV do
+  local id = ARGV[i]
+  local key = KEYS[i - 1]
+  if redis.call('ZREM', KEYS[1], id) == 1 then
     local status = redis.call('HGET', key, 'status')
     local due = redis.call('ZSCORE', KEYS[2], id)
-    if (status == 'queued' or status == 'retrying') and due and tonumber(due) <= tonumber(ARGV[5]) then
+    if (status == 'queued' or status == 'retrying') and due and tonumber(due) <= tonumber(ARGV[3]) then
       local old = redis.call('HGET', key, 'dispatch')
       local dispatch = redis.call('HINCRBY', key, 'dispatch', 1)
       redis.call('HSET', key, 'status', 'delivering', 'updated_at', ARGV[1], 'lease_until', ARGV[2])
@@ -178,7 +184,6 @@ for round = 1, 4 do
       table.insert(out, dispatch)
       table.insert(out, attempt)
       table.insert(out, old)
-      taken = taken + 1
     end
   end
 end
@@ -196,6 +201,13 @@ redis.call('EXPIRE', KEYS[3], ARGV[4])
 redis.call('EXPIRE', KEYS[6], ARGV[4])
 return 1
 """
+
+
+CHANGED = -3
+"""What the claim script answers when the event's destination is not the one its caller read."""
+CLAIM_TRIES = 3
+READY_ROUNDS = 4
+"""How often a bulk claim reads the ready set again when stale entries left it short of its limit."""
 
 
 def _text(value: Any) -> str:
@@ -234,36 +246,75 @@ class DeliveryLifecycle(StoreKeys):
         -2 that its destination is paused (the event was parked as ``paused``).
         """
         claimable = "," + ",".join(sorted(CLAIMABLE)) + ","
-        result = self._claim(
-            keys=[
-                self.key(event_id),
-                self.due_key,
-                self.paused_key,
-                self.parked_key,
-                self.backlog_key,
-                metrics.COUNTERS_KEY,
-            ],
-            args=[event_id, dispatch, now, lease_until, claimable, self.prefix],
-        )
-        return int(result)
+        key = self.key(event_id)
+        result = CHANGED
+        for _ in range(CLAIM_TRIES):
+            # The script leaves the event's ready set; which one it is must be read first (declared keys).
+            destination = _text(self.redis.hget(key, "destination") or "")
+            result = int(
+                self._claim(
+                    keys=[
+                        key,
+                        self.due_key,
+                        self.paused_key,
+                        self.parked_key,
+                        self.backlog_key,
+                        self.counters_key,
+                        self.ready_key(destination),
+                    ],
+                    args=[event_id, dispatch, now, lease_until, claimable, destination],
+                )
+            )
+            if result != CHANGED:
+                return result
+        raise RuntimeError(f"event {event_id}'s destination keeps changing under its claim")
 
     def claim_ready(
         self, destination: str, limit: int, now: float, lease_until: float, due_before: float
     ) -> list[tuple[str, int, int, int]]:
-        """Takes up to ``limit`` queued leads for ``destination`` in one atomic step (for a bulk call).
+        """Takes up to ``limit`` queued leads for ``destination`` in one atomic step each round (for a bulk call).
 
         Each taken event gets a new dispatch number, so the job that was queued for it
         finds itself stale. Returns ``(event_id, dispatch, attempt, old_dispatch)``.
         """
-        flat = self._claim_ready(
-            keys=[self.ready_key(destination), self.due_key],
-            args=[now, lease_until, limit, self.prefix, due_before],
-        )
-        return [(_text(flat[i]), int(flat[i + 1]), int(flat[i + 2]), int(flat[i + 3])) for i in range(0, len(flat), 4)]
+        ready = self.ready_key(destination)
+        taken: list[tuple[str, int, int, int]] = []
+        for _ in range(READY_ROUNDS):
+            wanted = limit - len(taken)
+            if wanted <= 0:
+                break
+            ids = [_text(member) for member in self.redis.zrange(ready, 0, wanted - 1)]
+            if not ids:
+                break
+            flat = self._claim_ready(
+                keys=[ready, self.due_key, *(self.key(event_id) for event_id in ids)],
+                args=[now, lease_until, due_before, *ids],
+            )
+            taken += [
+                (_text(flat[i]), int(flat[i + 1]), int(flat[i + 2]), int(flat[i + 3])) for i in range(0, len(flat), 4)
+            ]
+            if len(ids) < wanted:
+                break  # the set had no more
+        return taken
 
     def dispatch_due(self, now: float, grace_until: float, limit: int = 200) -> list[tuple[str, int]]:
         """Marks due events dispatched (pushing their deadline to ``grace_until``); returns (id, dispatch)."""
-        flat = self._dispatch(keys=[self.due_key], args=[now, grace_until, limit, self.prefix])
+        ids = [_text(member) for member in self.redis.zrangebyscore(self.due_key, "-inf", now, start=0, num=limit)]
+        if not ids:
+            return []
+        # The script adds batchable ones to their destination's ready set: read which, to declare it.
+        with self.redis.pipeline(transaction=False) as pipe:
+            for event_id in ids:
+                pipe.hget(self.key(event_id), "destination")
+            destinations = [_text(value or "") for value in pipe.execute()]
+        flat = self._dispatch(
+            keys=[
+                self.due_key,
+                *(self.key(event_id) for event_id in ids),
+                *(self.ready_key(destination) for destination in destinations),
+            ],
+            args=[now, grace_until, *ids, *destinations],
+        )
         return [(_text(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     def hold(self, event_id: str) -> None:
@@ -311,8 +362,8 @@ class DeliveryLifecycle(StoreKeys):
                 self.attempts_key(event_id),
                 self.parked_key,
                 self.backlog_key,
-                metrics.COUNTERS_KEY,
-                metrics.LATENCY_KEY,
+                self.counters_key,
+                self.latency_key,
                 self.payload_key(event_id),
             ],
             args=[
@@ -348,7 +399,7 @@ class DeliveryLifecycle(StoreKeys):
         received, destination = self.redis.hmget(key, ["received_at", "destination"])
         now = time.time()
         encoded = self.encode({**values, "updated_at": now})
-        with self.redis.pipeline() as pipe:
+        with self.redis.pipeline(transaction=True) as pipe:  # explicit: a cluster client defaults to none
             pipe.hset(key, mapping=hash_mapping({k: v for k, v in encoded.items() if v != ""}))
             if any(v == "" for v in encoded.values()):
                 pipe.hdel(key, *(k for k, v in encoded.items() if v == ""))

@@ -21,24 +21,15 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from leadgate import defaults
-
 __all__ = [
-    "COUNTERS_KEY",
     "DESTINATION_COUNTERS",
     "LATENCY_BUCKETS",
-    "LATENCY_KEY",
     "SOURCE_COUNTERS",
     "counter_field",
     "incr",
     "latency_bucket",
     "render",
 ]
-
-COUNTERS_KEY = f"{defaults.KEY_PREFIX}m:counters"
-"""Hash ``<counter>|<label>`` -> count."""
-LATENCY_KEY = f"{defaults.KEY_PREFIX}m:latency"
-"""Hash ``<destination>|<bucket>`` -> count, plus ``|sum`` and ``|count`` per destination."""
 
 SOURCE_COUNTERS = {
     "received": "Requests to a configured source's hook URL",
@@ -65,9 +56,10 @@ def counter_field(name: str, label: str) -> str:
     return f"{name}|{label}"
 
 
-def incr(client: Any, name: str, label: str, amount: int = 1) -> None:
-    """Adds to a counter on a client or a pipeline (so it commits with the change it counts)."""
-    client.hincrby(COUNTERS_KEY, counter_field(name, label), amount)
+def incr(client: Any, key: str, name: str, label: str, amount: int = 1) -> None:
+    """Adds to a counter in the hash ``key`` (the store's ``counters_key``) on a client or a pipeline
+    (so it commits with the change it counts)."""
+    client.hincrby(key, counter_field(name, label), amount)
 
 
 def latency_bucket(seconds: float) -> str:
@@ -87,15 +79,15 @@ class LeadgateCollector(Collector):
         client = self.rt.redis
         store = self.rt.store
         pipe = client.pipeline(transaction=False)
-        pipe.hgetall(COUNTERS_KEY)
-        pipe.hgetall(LATENCY_KEY)
+        pipe.hgetall(store.counters_key)
+        pipe.hgetall(store.latency_key)
         pipe.zcard(store.due_key)
         pipe.zrange(store.backlog_key, 0, 0, withscores=True)
         pipe.zcard(store.dead_key)
         pipe.zcard(store.parked_key)
-        pipe.llen(self.rt.queue.key)
         pipe.hkeys(store.paused_key)
-        counters, latency, due, oldest, dead, parked, rq_length, paused = pipe.execute()
+        counters, latency, due, oldest, dead, parked, paused = pipe.execute()
+        rq_length = self.rt.queue.count  # RQ's own Redis: the store's may be a cluster
         values: dict[tuple[str, str], int] = {}
         for raw_field, raw_value in counters.items():
             name, _, label = raw_field.decode().partition("|")

@@ -86,7 +86,7 @@ class Dispatcher:
             batch = self.store.dispatch_due(now, now + defaults.DISPATCH_GRACE_SECONDS)
             if not batch:
                 break
-            with self.store.redis.pipeline() as pipe:
+            with self.queue.connection.pipeline() as pipe:
                 for event_id, dispatch in batch:
                     enqueue_delivery(self.queue, event_id, dispatch, self.lease_seconds, pipeline=pipe)
                 pipe.execute()

@@ -1,10 +1,12 @@
-"""The Redis URLs leadgate takes, and what a Sentinel URL names.
+"""The Redis URLs leadgate takes, and what a Sentinel or Cluster URL names.
 
 ``redis://``, ``rediss://`` and ``unix://`` are redis-py's own forms. ``redis+sentinel://`` names
 Sentinels rather than a server: ``redis+sentinel://[[user]:password@]host:port[,host:port...]/service[/db]``
 (port 26379 when left out; ``?sentinel_password=`` when the Sentinels themselves need one). The
-password is the master's and its replicas'. Nothing here connects: this module only reads URLs,
-so the config can reject a bad one with a sentence at start-up.
+password is the master's and its replicas'. ``redis+cluster://`` (``rediss+cluster://`` with TLS)
+names some nodes of a Redis Cluster, ``redis+cluster://[[user]:password@]host:port[,host:port...]``
+(port 6379 when left out): the client learns the rest of the cluster from them. Nothing here
+connects: this module only reads URLs, so the config can reject a bad one with a sentence at start-up.
 """
 
 from __future__ import annotations
@@ -15,12 +17,25 @@ from urllib.parse import parse_qs
 from urllib.parse import unquote
 from urllib.parse import urlsplit
 
-__all__ = ["SENTINEL_SCHEME", "SentinelURL", "check_redis_url", "is_sentinel_url", "parse_sentinel_url"]
+__all__ = [
+    "CLUSTER_SCHEMES",
+    "SENTINEL_SCHEME",
+    "ClusterURL",
+    "SentinelURL",
+    "check_redis_url",
+    "is_cluster_url",
+    "is_sentinel_url",
+    "parse_cluster_url",
+    "parse_sentinel_url",
+]
 
 SENTINEL_SCHEME = "redis+sentinel"
 SENTINEL_PORT = 26379
-SCHEMES = ("redis", "rediss", "unix", SENTINEL_SCHEME)
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+CLUSTER_PORT = 6379
+SCHEMES = ("redis", "rediss", "unix", SENTINEL_SCHEME, *CLUSTER_SCHEMES)
 SENTINEL_FORM = "redis+sentinel://[:password@]host:port[,host:port...]/service[/db]"
+CLUSTER_FORM = "redis+cluster://[:password@]host:port[,host:port...]"
 
 
 @dataclass(frozen=True)
@@ -35,8 +50,47 @@ class SentinelURL:
     sentinel_password: str | None = field(default=None, repr=False)
 
 
+@dataclass(frozen=True)
+class ClusterURL:
+    """A ``redis+cluster://`` URL taken apart: the nodes to start from, and how to log in to every node."""
+
+    nodes: tuple[tuple[str, int], ...]
+    tls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0].lower() if "://" in url else ""
+
+
 def is_sentinel_url(url: str) -> bool:
-    return url.split("://", 1)[0].lower() == SENTINEL_SCHEME
+    return _scheme(url) == SENTINEL_SCHEME
+
+
+def is_cluster_url(url: str) -> bool:
+    return _scheme(url) in CLUSTER_SCHEMES
+
+
+def _credentials(netloc: str) -> tuple[str | None, str | None, str]:
+    """(username, password, the hosts part) of a URL's ``netloc``."""
+    userinfo, _, hosts = netloc.rpartition("@")
+    username, _, password = userinfo.partition(":")
+    return unquote(username) or None, unquote(password) or None, hosts
+
+
+def parse_cluster_url(url: str) -> ClusterURL:
+    """Reads a ``redis+cluster://`` URL; raises ValueError saying what is wrong with it."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in CLUSTER_SCHEMES:
+        raise ValueError("not a redis+cluster:// URL")
+    username, password, hosts = _credentials(parts.netloc)
+    if parts.path.strip("/"):
+        raise ValueError(f"a Redis Cluster has only database 0: nothing goes after the hosts ({CLUSTER_FORM})")
+    if parts.query:
+        raise ValueError(f"a redis+cluster:// URL takes no parameters ({CLUSTER_FORM})")
+    nodes = tuple(_host_port(item, CLUSTER_PORT, "cluster node", CLUSTER_FORM) for item in hosts.split(","))
+    return ClusterURL(nodes=nodes, tls=parts.scheme.lower() == "rediss+cluster", username=username, password=password)
 
 
 def parse_sentinel_url(url: str) -> SentinelURL:
@@ -44,9 +98,8 @@ def parse_sentinel_url(url: str) -> SentinelURL:
     parts = urlsplit(url)
     if parts.scheme.lower() != SENTINEL_SCHEME:
         raise ValueError(f"not a {SENTINEL_SCHEME}:// URL")
-    userinfo, _, hosts = parts.netloc.rpartition("@")
-    username, _, password = userinfo.partition(":")
-    sentinels = tuple(_host_port(item) for item in hosts.split(","))
+    username, password, hosts = _credentials(parts.netloc)
+    sentinels = tuple(_host_port(item, SENTINEL_PORT, "Sentinel", SENTINEL_FORM) for item in hosts.split(","))
     path = [segment for segment in parts.path.split("/") if segment]
     if not path or len(path) > 2:
         raise ValueError(f"name the master's service after the hosts: {SENTINEL_FORM}")
@@ -60,13 +113,13 @@ def parse_sentinel_url(url: str) -> SentinelURL:
         sentinels=sentinels,
         service=unquote(path[0]),
         db=int(path[1]) if len(path) == 2 else 0,
-        username=unquote(username) or None,
-        password=unquote(password) or None,
+        username=username,
+        password=password,
         sentinel_password=query["sentinel_password"][0] if "sentinel_password" in query else None,
     )
 
 
-def _host_port(item: str) -> tuple[str, int]:
+def _host_port(item: str, default_port: int, what: str, form: str) -> tuple[str, int]:
     item = item.strip()
     if item.startswith("["):  # [::1]:26379
         host, _, rest = item[1:].partition("]")
@@ -74,18 +127,21 @@ def _host_port(item: str) -> tuple[str, int]:
     else:
         host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
     if not host:
-        raise ValueError(f"a Sentinel address needs a host: {SENTINEL_FORM}")
+        raise ValueError(f"a {what} address needs a host: {form}")
     if port and not port.isdigit():
-        raise ValueError(f"the port of Sentinel {host} must be a number, not {port!r}")
-    return host, int(port) if port else SENTINEL_PORT
+        raise ValueError(f"the port of {what} {host} must be a number, not {port!r}")
+    return host, int(port) if port else default_port
 
 
 def check_redis_url(url: str) -> None:
     """Raises ValueError when ``url`` is not a Redis URL leadgate can use."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    scheme = _scheme(url)
     if scheme not in SCHEMES:
         # the URL itself is not repeated: it may hold a password
         given = f"{scheme}://" if scheme else "no scheme"
-        raise ValueError(f"must start with redis://, rediss://, unix:// or {SENTINEL_SCHEME}:// (this one: {given})")
+        schemes = "redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://"
+        raise ValueError(f"must start with {schemes} (this one: {given})")
     if scheme == SENTINEL_SCHEME:
         parse_sentinel_url(url)
+    if scheme in CLUSTER_SCHEMES:
+        parse_cluster_url(url)

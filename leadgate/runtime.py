@@ -1,4 +1,7 @@
-"""The per-process wiring: config, Redis client, event store and delivery queue.
+"""The per-process wiring: config, Redis clients, event store and delivery queue.
+
+The event store uses ``redis_url``'s Redis (``redis``); RQ and the rate limiter use
+``queue_redis_url``'s when one is set (``queue.connection``), the same client otherwise.
 
 Web and worker processes each build one :class:`Runtime` at start. RQ job functions
 reach it through :func:`current`, which loads the config from the environment the
@@ -17,7 +20,9 @@ from leadgate.config import Config
 from leadgate.config import Kinds
 from leadgate.config import load_config
 from leadgate.events import EventStore
+from leadgate.keys import prefix_for
 from leadgate.queue import delivery_queue
+from leadgate.redis_client import client_for_url
 from leadgate.redis_client import redis_for
 
 __all__ = ["Runtime", "current", "install"]
@@ -33,11 +38,14 @@ class Runtime:
     @classmethod
     def from_config(cls, config: Config, client: Redis | None = None) -> Runtime:
         client = client if client is not None else redis_for(config)
+        queue_client = client_for_url(config.queue_redis_url) if config.queue_redis_url else client
         return cls(
             config=config,
             redis=client,
-            store=EventStore(client, config.retention_days, config.payload_retention_days),
-            queue=delivery_queue(client),
+            store=EventStore(
+                client, config.retention_days, config.payload_retention_days, prefix=prefix_for(config.redis_url)
+            ),
+            queue=delivery_queue(queue_client),
         )
 
 

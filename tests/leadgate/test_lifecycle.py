@@ -7,7 +7,6 @@ import time
 import pytest
 import redis
 
-from leadgate import metrics
 from leadgate.events import STATUSES
 from leadgate.events import EventStore
 from leadgate.intake import accept
@@ -44,7 +43,7 @@ def store(redis_client: redis.Redis) -> EventStore:
 
 
 def counters(client: redis.Redis) -> dict[str, str]:
-    return hash_of(client, metrics.COUNTERS_KEY)
+    return hash_of(client, "lg:m:counters")
 
 
 def dispatched(store: EventStore, event_id: str, now: float = NOW) -> int:
@@ -181,7 +180,7 @@ def test_a_stale_job_is_stale_even_when_the_destination_is_paused(store: EventSt
     redis_client.hset(store.paused_key, "main", "{}")
     assert store.claim(ONE, 1, NOW, LEASE) == -1
     assert hash_of(redis_client, store.key(ONE))["status"] == "queued"
-    assert not redis_client.exists("lg:parked", metrics.COUNTERS_KEY)
+    assert not redis_client.exists("lg:parked", "lg:m:counters")
 
 
 # -- dispatch_due --------------------------------------------------------------------------------------------------
@@ -307,7 +306,7 @@ def test_a_delivery_is_final_settled_expiring_and_counted(store: EventStore, red
     assert ttl_is(redis_client, store.payload_key(ONE), PAYLOAD_RETENTION_SECONDS)
     assert not redis_client.exists("lg:due", "lg:backlog", "lg:dead", "lg:parked", store.attempts_key(ONE))
     assert counters(redis_client) == {"delivered|main": "1"}
-    assert hash_of(redis_client, metrics.LATENCY_KEY) == {"main|15.0": "1", "main|count": "1", "main|sum": "12"}
+    assert hash_of(redis_client, "lg:m:latency") == {"main|15.0": "1", "main|count": "1", "main|sum": "12"}
     event = store.get(ONE)
     assert event is not None and (event.delivered_at, event.contact_id, event.last_error) == (NOW + 2, "c-1", "")
 
@@ -337,7 +336,7 @@ def test_a_retry_stays_due_at_its_next_attempt_and_in_the_backlog(store: EventSt
     assert members(redis_client, "lg:backlog") == {ONE: RECEIVED_AT}
     assert redis_client.ttl(store.key(ONE)) == -1 and redis_client.ttl(store.payload_key(ONE)) == -1
     assert counters(redis_client) == {"retried|main": "1"}
-    assert not redis_client.exists(metrics.LATENCY_KEY)
+    assert not redis_client.exists("lg:m:latency")
 
 
 @pytest.mark.parametrize(
@@ -378,7 +377,7 @@ def test_a_stale_job_only_logs_its_attempt(store: EventStore, redis_client: redi
     assert not finish(store, ONE, first, outcome, status="dead", last_error="late")
     assert hash_of(redis_client, store.key(ONE)) == before
     assert members(redis_client, "lg:due") == due == {ONE: LEASE + 60}
-    assert not redis_client.exists(metrics.COUNTERS_KEY, "lg:dead", "lg:parked")
+    assert not redis_client.exists("lg:m:counters", "lg:dead", "lg:parked")
     assert redis_client.ttl(store.key(ONE)) == -1
     assert payload_list(redis_client, store, ONE)[1:] == [{"n": 1, "outcome": outcome}]
     assert second == first + 1
@@ -419,7 +418,7 @@ def test_the_latency_histogram_buckets_the_time_from_receipt(
         destination="eu",
         received_at=received_at,
     )
-    latency = hash_of(redis_client, metrics.LATENCY_KEY)
+    latency = hash_of(redis_client, "lg:m:latency")
     assert set(latency) == {f"eu|{bucket}", "eu|count", "eu|sum"}
     assert (latency[f"eu|{bucket}"], latency["eu|count"], float(latency["eu|sum"])) == ("1", "1", total)
 
@@ -591,7 +590,7 @@ def test_an_accepted_lead_goes_through_dispatch_claim_and_delivery(rt: Runtime) 
     assert done.raw == RAW and done.lead == {"email": "a@b.co"} and done.delivered_at == now + 1
     assert store.attempts(event_id) == [attempt]
     assert store.due_count() == 0 and not rt.redis.exists(store.backlog_key, store.ready_key("main"))
-    assert hash_of(rt.redis, metrics.COUNTERS_KEY) == {
+    assert hash_of(rt.redis, "lg:m:counters") == {
         "received|contact-us": "1",
         "accepted|contact-us": "1",
         "delivered|main": "1",

@@ -17,7 +17,8 @@ def drain(rt: Runtime, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         dispatcher.run_once()
-        LeadWorker([rt.queue], connection=rt.redis).work(burst=True, with_scheduler=False, logging_level="ERROR")
+        worker = LeadWorker([rt.queue], connection=rt.queue.connection)
+        worker.work(burst=True, with_scheduler=False, logging_level="ERROR")
         pending = rt.store.due_count()
         if pending == 0:
             return

@@ -3,12 +3,14 @@
 :class:`RedisServers` starts servers and Sentinels from config files in one directory, each in
 its own process group (:class:`leadgate.sandbox.processes.Service`), on ports from
 :func:`free_port`; :meth:`RedisServers.close` SIGKILLs every one of them, whatever the test did.
-:class:`SentinelSet` is the usual shape: one master, its replicas, three Sentinels watching it.
+:class:`SentinelSet` is the usual shape: one master, its replicas, three Sentinels watching it;
+:class:`ClusterSet` a Redis Cluster of masters (``redis-cli --cluster create``) sharing the slots.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -23,10 +25,11 @@ from leadgate.sandbox.processes import Service
 from leadgate.sandbox.processes import free_port
 from leadgate.sandbox.processes import wait_until
 
-__all__ = ["RedisProcess", "RedisServers", "SentinelSet", "missing_binaries"]
+__all__ = ["ClusterSet", "RedisProcess", "RedisServers", "SentinelSet", "missing_binaries"]
 
 REDIS_SERVER = "/usr/bin/redis-server"
 REDIS_SENTINEL = "/usr/bin/redis-sentinel"
+REDIS_CLI = "/usr/bin/redis-cli"
 SERVICE = "mymaster"
 
 SERVER_SETTINGS: Mapping[str, Any] = {
@@ -42,7 +45,7 @@ SERVER_SETTINGS: Mapping[str, Any] = {
 
 def missing_binaries() -> list[str]:
     """The Redis programs this machine lacks (``apt-get install redis-server redis-sentinel``)."""
-    return [name for name in (REDIS_SERVER, REDIS_SENTINEL) if shutil.which(name) is None]
+    return [name for name in (REDIS_SERVER, REDIS_SENTINEL, REDIS_CLI) if shutil.which(name) is None]
 
 
 @dataclass
@@ -185,3 +188,40 @@ class SentinelSet:
         old = self.master()
         self.sentinels[0].client.execute_command("SENTINEL", "FAILOVER", SERVICE)
         return old
+
+
+class ClusterSet:
+    """A Redis Cluster of ``masters`` masters on loopback, its 16384 slots spread over them; ready when it returns."""
+
+    def __init__(self, servers: RedisServers, *, masters: int = 3, **settings: Any):
+        self.servers = servers
+        cluster = {"cluster_enabled": "yes", "cluster_config_file": "nodes.conf", "cluster_node_timeout": 2000}
+        # the bus port is its own (not port + 10000: a free port from the ephemeral range may be too high for that)
+        self.nodes = [
+            servers.server(f"cluster-{n + 1}", **cluster, cluster_port=free_port(), **settings) for n in range(masters)
+        ]
+        created = subprocess.run(
+            [REDIS_CLI, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in self.nodes), "--cluster-yes"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert created.returncode == 0, f"redis-cli --cluster create failed:\n{created.stdout}\n{created.stderr}"
+        wait_until(self.settled, 20, f"the cluster to settle\n{servers.logs()}", 0.1)
+
+    @property
+    def url(self) -> str:
+        """The ``redis+cluster://`` URL leadgate is configured with (every node: any one would do)."""
+        return f"redis+cluster://{','.join(f'127.0.0.1:{n.port}' for n in self.nodes)}"
+
+    def settled(self) -> bool:
+        """Every node sees the cluster ``ok`` with all slots assigned."""
+        try:
+            infos = [node.client.cluster("info") for node in self.nodes]
+        except redis.RedisError:
+            return False
+        return all(info["cluster_state"] == "ok" and int(info["cluster_slots_ok"]) == 16384 for info in infos)
+
+    def keys_by_node(self) -> dict[str, list[str]]:
+        """Every key in the cluster, by the node holding it."""
+        return {node.name: sorted(k.decode() for k in node.client.scan_iter(count=1000)) for node in self.nodes}

@@ -46,6 +46,7 @@ from leadgate.config import Config
 from leadgate.embedded_redis import EmbeddedRedis
 from leadgate.events import Event
 from leadgate.events import EventStore
+from leadgate.keys import prefix_for
 from leadgate.queue import delivery_queue
 from leadgate.redis_client import client_for_url
 from leadgate.sandbox import SandboxCRM
@@ -137,13 +138,16 @@ class Stack:
         web_concurrency: int = 2,
         delivery: Mapping[str, Any] | None = None,
         redis_url: str | None = None,
+        queue_redis_url: str | None = None,
         settings: Mapping[str, Any] | None = None,
     ):
         """Beyond the delivery policy: ``extra_sources`` (YAML entries indented two spaces, appended to
         ``sources:``), ``web_concurrency`` (gunicorn workers), ``delivery`` (more scalar ``delivery:`` keys),
         ``redis_url`` (a Redis of the test's own, e.g. ``redis+sentinel://``: used as it is, flushed before
-        and after), ``settings`` (more scalar top-level keys, e.g. ``durability``)."""
+        and after), ``queue_redis_url`` (RQ's own Redis, e.g. beside a ``redis+cluster://`` store: also
+        flushed), ``settings`` (more scalar top-level keys, e.g. ``durability``)."""
         self.own_redis_url = redis_url
+        self.queue_redis_url = queue_redis_url
         self.settings = dict(settings or {})
         self.tmp_path = tmp_path
         self.services: list[Service] = []
@@ -151,6 +155,7 @@ class Stack:
         self.http = httpx.Client(timeout=httpx.Timeout(15.0), trust_env=False)
         self.redis_server: EmbeddedRedis | None = None
         self.client: redis.Redis | None = None
+        self.queue_client: redis.Redis | None = None
         self.crm = SandboxCRM(api_keys=(API_KEY,))
         try:
             self._set_up(
@@ -181,8 +186,11 @@ class Stack:
             self.redis_url = self.redis_server.ensure_running()
         self.client = client_for_url(self.redis_url, socket_timeout=5, socket_connect_timeout=2)
         self.client.flushdb()
-        self.store = EventStore(self.client)
-        self.queue = delivery_queue(self.client)
+        self.store = EventStore(self.client, prefix=prefix_for(self.redis_url))
+        if self.queue_redis_url:
+            self.queue_client = client_for_url(self.queue_redis_url, socket_timeout=5, socket_connect_timeout=2)
+            self.queue_client.flushdb()
+        self.queue = delivery_queue(self.queue_client or self.client)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.config_path = self.tmp_path / "leadgate.yaml"
@@ -209,6 +217,7 @@ class Stack:
             WEB_CONCURRENCY=str(web_concurrency),
             LEADGATE_CONFIG=str(self.config_path),
             REDIS_URL=self.redis_url,
+            **({"QUEUE_REDIS_URL": self.queue_redis_url} if self.queue_redis_url else {}),
             PYTHONUNBUFFERED="1",
             LOG_LEVEL="warning",
         )
@@ -356,6 +365,12 @@ class Stack:
             except redis.RedisError:
                 pass
             self.client.close()
+        if self.queue_client is not None:
+            try:
+                self.queue_client.flushdb()
+            except redis.RedisError:
+                pass
+            self.queue_client.close()
         if self.redis_server is not None:
             stop_embedded_redis(self.redis_server)
             if not self.redis_server.data_dir.is_relative_to(self.tmp_path.resolve()):

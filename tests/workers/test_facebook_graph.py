@@ -8,7 +8,6 @@ import httpx
 import pytest
 
 from adapters.base import InboundEvent
-from leadgate import metrics
 from leadgate.intake import accept
 from tests.support.config import BASE_CONFIG
 from tests.support.delivery import dispatch_now
@@ -322,5 +321,5 @@ def test_a_testing_tool_lead_of_dummy_answers_is_kept_as_ignored_not_dead(rt, gr
     assert rt.store.dead_letters() == [] and rt.store.parked() == [] and rt.store.due_count() == 0
     assert 0 < rt.redis.ttl(rt.store.key(event_id)) <= rt.store.retention_seconds
     assert crm.deliveries == []
-    counters = rt.redis.hgetall(metrics.COUNTERS_KEY)
+    counters = rt.redis.hgetall("lg:m:counters")
     assert counters[b"ignored|fb"] == b"1"

@@ -55,3 +55,13 @@ def test_unreachable_redis_exits_3(config_file):
     result = cli(config_file, "events")
     assert result.exit_code == 3
     assert "cannot reach redis" in text(result)
+
+
+def test_check_config_says_where_a_cluster_store_and_rqs_redis_are(config_file):
+    lines = config_file.read_text().splitlines()
+    cluster = "redis+cluster://:pw@n1:7000,n2:7001"
+    config_file.write_text("\n".join([f"redis_url: {cluster}", "queue_redis_url: redis://rq:6379/0", *lines[1:]]))
+    output = " ".join(text(cli(config_file, "check-config")).split())  # rich folds long lines
+    assert "a Redis Cluster, from 2 start node(s); store keys tagged {lg}:" in output
+    assert "RQ jobs and rate limits: QUEUE_REDIS_URL/queue_redis_url" in output
+    assert "pw" not in output.replace("prints", "")
