@@ -107,3 +107,7 @@ RECORD_TRIES = 130
 """How often a worker tries to record a delivery ConnectGain accepted when Redis refuses (about 10 minutes)."""
 RECORD_BACKOFF_SECONDS = (0.25, 5.0)
 """First wait between those tries, and the longest (each wait doubles)."""
+RECORD_WINDOW_SECONDS = sum(
+    min(RECORD_BACKOFF_SECONDS[0] * 2**n, RECORD_BACKOFF_SECONDS[1]) for n in range(RECORD_TRIES - 1)
+)
+"""How long those tries wait in all (about ten minutes): a delivery job's RQ time limit covers it."""

@@ -317,15 +317,16 @@ class DeliveryLifecycle(StoreKeys):
         )
         return [(_text(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
 
-    def hold(self, event_id: str) -> None:
-        """Takes an event out of the due set so no dispatcher sends it again; its lease no longer runs out.
+    def hold(self, *event_ids: str) -> None:
+        """Takes events out of the due set so no dispatcher sends it again; its lease no longer runs out.
 
         For a delivery ConnectGain accepted whose outcome Redis would not record: ``ZREM`` is one of
         the commands Redis still runs when ``maxmemory`` is reached under ``noeviction`` (it frees
         memory), while the script that records the outcome, and the claim that would send the
         lead again, are refused. :meth:`finish` then records the delivery once Redis takes writes.
         """
-        self.redis.zrem(self.due_key, event_id)
+        if event_ids:
+            self.redis.zrem(self.due_key, *event_ids)
 
     def finish(
         self,

@@ -51,7 +51,8 @@ def enqueue_delivery(
         DELIVER_JOB,
         args=(event_id, dispatch),
         job_id=job_id(event_id, dispatch),
-        timeout=int(timeout) + 5,
+        # RQ's time limit must not cut a delivery short while it waits for Redis to record it (workers.outcomes)
+        timeout=int(timeout + defaults.RECORD_WINDOW_SECONDS) + 5,
         ttl=JOB_TTL_SECONDS,
         result_ttl=0,
         failure_ttl=7 * 86400,

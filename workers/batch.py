@@ -70,12 +70,15 @@ def deliver_batch(
     except DeliveryError as err:
         _fail_all(rt, members, started, err)
         return _leader_outcome(rt, leader)
+    accepted = [event.id for index, (event, _, _) in enumerate(members) if _succeeded(results.get(index))]
     for index, (event, member_dispatch, member_attempt) in enumerate(members):
         attempt: dict[str, Any] = {"n": member_attempt, "at": started, "status_code": status, "batch": len(members)}
         item = results.get(index)
-        if item is not None and item.get("success") is True:
+        if item is not None and _succeeded(item):
             attempt["response"] = _short(item)
-            record_delivered(rt, event, member_dispatch, attempt, started, str(item.get("contact_id") or ""))
+            later = accepted[accepted.index(event.id) + 1 :]  # held too if Redis refuses this record
+            contact_id = str(item.get("contact_id") or "")
+            record_delivered(rt, event, member_dispatch, attempt, started, contact_id, also_hold=later)
             continue
         reason = str(item.get("error") or item.get("message") or "failed") if item else "missing from results[]"
         attempt["response"] = _short(item) if item else ""
@@ -83,6 +86,10 @@ def deliver_batch(
         failure = TransientError(f"bulk item {index} failed ({reason}); retrying it alone", status_code=status)
         record_failure(rt, event, member_dispatch, member_attempt, attempt, started, failure, next_at=time.time())
     return _leader_outcome(rt, leader)
+
+
+def _succeeded(item: dict[str, Any] | None) -> bool:
+    return item is not None and item.get("success") is True
 
 
 def _claim_others(rt: Runtime, destination: str, limit: int, lease_seconds: float) -> list[tuple[str, int, int, int]]:

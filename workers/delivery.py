@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from rq.timeouts import JobTimeoutException
+
 from adapters import KINDS
 from adapters import get_adapter
 from adapters.base import NotALead
@@ -97,6 +99,10 @@ def deliver(rt: Runtime, client: ConnectGainClient, event_id: str, dispatch: int
         created = client.create_lead(destination, lead, idempotency_key=event_id)
     except DeliveryError as err:
         return record_failure(rt, event, dispatch, attempt_no, attempt, started, err)
+    except JobTimeoutException:
+        # RQ's time limit (lease plus the record window) ran out: what happened at the CRM is unknown, so the
+        # lead is left to its lease and tried again with the same Idempotency-Key, never dead-lettered here
+        raise
     except Exception as err:  # a bug must leave a visible, replayable dead letter, not a lead stuck in delivery
         log.exception("unexpected error delivering %s", event_id)
         failure = PermanentError(f"internal error while delivering: {type(err).__name__}: {err}")

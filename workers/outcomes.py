@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -47,8 +48,12 @@ def record_delivered(
     started: float,
     contact_id: str,
     deal_id: str = "",
+    also_hold: Sequence[str] = (),
 ) -> str:
-    """Records a lead ConnectGain accepted (single or bulk), with its contact id; see :func:`record_sent`."""
+    """Records a lead ConnectGain accepted (single or bulk), with its contact id; see :func:`record_sent`.
+
+    ``also_hold``: the other leads of the same bulk call ConnectGain accepted, not recorded yet.
+    """
     attempt.update(outcome="delivered", duration_ms=_ms(started))
     record_sent(
         rt,
@@ -70,13 +75,18 @@ def record_delivered(
             destination=event.destination,
             received_at=event.received_at,
         ),
+        also_hold=also_hold,
     )
     log_attempt(event, attempt)
     return "delivered"
 
 
 def record_sent(
-    rt: Runtime, event_id: str, write: Callable[[], object], sleep: Callable[[float], None] = time.sleep
+    rt: Runtime,
+    event_id: str,
+    write: Callable[[], object],
+    sleep: Callable[[float], None] = time.sleep,
+    also_hold: Sequence[str] = (),
 ) -> None:
     """Runs ``write`` (the record of a lead ConnectGain has accepted) until Redis takes it.
 
@@ -87,6 +97,10 @@ def record_sent(
     (:data:`~leadgate.defaults.RECORD_TRIES`); this worker takes no other job meanwhile, and
     none could be recorded anyway. If Redis is still refusing then, the error is raised: the lead
     was delivered once, and the event stays ``delivering`` (``leadgate health`` shows it).
+
+    ``also_hold`` are the other leads of the same bulk call, recorded after this one: they are held
+    at the first refusal too, or their leases would run out while this record waits.
+    (The delivery job's RQ time limit covers this whole wait: :data:`~leadgate.defaults.RECORD_WINDOW_SECONDS`.)
     """
     try:
         write()
@@ -94,7 +108,7 @@ def record_sent(
     except redis.RedisError as err:
         log.error("ConnectGain accepted %s but Redis refused to record it (%s): holding it", event_id, err)
     try:
-        rt.store.hold(event_id)
+        rt.store.hold(event_id, *also_hold)
     except redis.RedisError as err:
         log.error("could not hold %s either (%s): if its lease runs out first it may be sent again", event_id, err)
 
