@@ -44,8 +44,10 @@ from adapters.options import test_leads_field
 from adapters.signatures import require_hmac_sha256
 from leadgate.config import SourceConfig
 from leadgate.credentials import secrets_match
+from leadgate.speed import parse_platform_time
 
 __all__ = [
+    "created_at",
     "DEFAULT_GRAPH_API_URL",
     "DEFAULT_SOURCE",
     "KIND",
@@ -375,3 +377,13 @@ def normalize(raw: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
         if test_lead:
             raise NotALead("a test lead with dummy answers only (Lead Ads Testing Tool): nothing to deliver") from None
         raise
+
+
+def created_at(raw: Mapping[str, Any]) -> float | None:
+    """When Meta says the lead was created: the webhook's ``created_time``, else the Graph lead's (speed to lead)."""
+    for part in ("webhook", "lead"):
+        holder = raw.get(part)
+        created = parse_platform_time(holder.get("created_time")) if isinstance(holder, dict) else None
+        if created is not None:
+            return created
+    return None

@@ -42,8 +42,10 @@ from adapters.options import TEST_LEAD_TAG
 from adapters.options import test_leads_field
 from adapters.signatures import require_shared_secret
 from leadgate.config import SourceConfig
+from leadgate.speed import parse_platform_time
 
 __all__ = [
+    "created_at",
     "ACCEPT_UNPROCESSABLE",
     "COLUMNS",
     "DEFAULT_SOURCE",
@@ -250,3 +252,8 @@ def normalize(raw: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
 def acknowledge(accepted: Sequence[Accepted], request: InboundRequest, source: SourceConfig) -> Reply:
     """``200 {}``: what Google reads as delivered, for new leads, re-sends and dropped test leads alike."""
     return Reply(200, {})
+
+
+def created_at(raw: Mapping[str, Any]) -> float | None:
+    """When Google says the form was submitted: ``lead_submit_time``, where the webhook has it (speed to lead)."""
+    return parse_platform_time(raw.get("lead_submit_time"))

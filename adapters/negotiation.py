@@ -5,6 +5,10 @@ A browser that submits a ``<form>`` sends ``Accept: text/html,...``; ``fetch()``
 with JSON. ``Origin`` is compared in one normal form (scheme and host lower-cased, default
 ports dropped), both for the form kind's allow-list and for the CORS headers. Pure: reads
 header values only.
+
+A script that says so with ``X-Requested-With`` (jQuery, most XHR wrappers) keeps the JSON
+answer even when its ``Accept`` lists ``text/html``. ``fetch()`` posting JSON sends ``*/*`` and
+so gets JSON already; a caller that explicitly asks for ``text/html`` gets what it asked for.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-__all__ = ["origin_allowed", "origin_key", "prefers_html"]
+__all__ = ["origin_allowed", "origin_key", "prefers_html", "wants_page"]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -44,6 +48,14 @@ def prefers_html(accept: str) -> bool:
     """True for a browser navigation; ``fetch()``'s ``*/*`` is not a preference for HTML."""
     html = _quality(accept, "text/html", explicit_only=True)
     return html > 0 and html >= _quality(accept, "application/json", explicit_only=False)
+
+
+def wants_page(accept: str, requested_with: str = "") -> bool:
+    """Whether a visitor's browser navigated here (answer with a page or redirect), not a script.
+
+    A browser's own form submission never sends ``X-Requested-With``; XHR wrappers do.
+    """
+    return prefers_html(accept) and not requested_with.strip()
 
 
 def origin_key(origin: str) -> str | None:

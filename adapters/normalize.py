@@ -25,6 +25,7 @@ from email_validator import EmailNotValidError
 from email_validator import validate_email
 
 from adapters.base import Unprocessable
+from leadgate import defaults
 from leadgate.config import SourceConfig
 from leadgate.contract import CONTACT_FIELDS
 from leadgate.contract import CONTACT_REQUIRED_MESSAGE
@@ -44,6 +45,9 @@ __all__ = [
     "normalize_phone",
     "parse_bool",
     "plain_text",
+    "UNNORMALISED_KEYS",
+    "check_required",
+    "unnormalised",
     "render_template",
     "split_full_name",
 ]
@@ -251,7 +255,8 @@ class LeadDraft:
 
 
 def _render(template: str, values: Mapping[str, Any]) -> tuple[str, bool]:
-    """Renders ``template``; the flag is False when it has placeholders and none produced text."""
+    """Renders ``template``: a missing value is empty text, the spaces it leaves collapse to one and
+    the ends are trimmed. The flag is False when it has placeholders and none produced text."""
     try:
         parts = list(string.Formatter().parse(template))
     except (ValueError, TypeError):
@@ -290,7 +295,10 @@ def _placeholder_text(value: Any, spec: str) -> str:
 
 
 def render_template(template: str, values: Mapping[str, Any]) -> str:
-    """Fills ``{field}`` / ``{custom_fields.x}`` placeholders; never raises on a bad template."""
+    """Fills ``{field}`` / ``{custom_fields.x}`` placeholders; never raises on a bad template.
+
+    ``"{company_name} demo call"`` without a company is ``"demo call"`` (docs/configuration.md, Templates).
+    """
     return _render(template, values)[0]
 
 
@@ -336,11 +344,15 @@ def _source_name(source: SourceConfig, values: Mapping[str, Any]) -> str:
 
 def _build_deal(deal: Mapping[str, Any], payload: Mapping[str, Any], source: SourceConfig) -> dict[str, Any]:
     values = _template_values(payload)
-    title, meaningful = _render(str(deal.get("title") or ""), values)
-    # The default "{company_name} {first_name} {last_name} inquiry" with none of those known is
-    # just "inquiry": a title that says nothing about the lead is no better than a blank one.
-    if not title or not meaningful:
-        title = f"Lead from {source.id}"
+    configured = deal.get("title")
+    if configured:
+        # the operator's words stay even when every placeholder came out empty ("demo call")
+        title = render_template(str(configured), values)
+    else:
+        # the built-in title with none of company and names known would be just "inquiry"
+        title, meaningful = _render(defaults.DEAL_TITLE, values)
+        title = title if meaningful else ""
+    title = title or f"Lead from {source.id}"
     out: dict[str, Any] = {"title": title}
     for key in ("value", "currency", "stage", "pipeline_id"):
         if deal.get(key) is not None and deal.get(key) != "":
@@ -348,12 +360,51 @@ def _build_deal(deal: Mapping[str, Any], payload: Mapping[str, Any], source: Sou
     return out
 
 
+def _present(payload: Mapping[str, Any], name: str) -> bool:
+    if name.startswith(CUSTOM_PREFIX):
+        value = (payload.get("custom_fields") or {}).get(name[len(CUSTOM_PREFIX) :])
+    else:
+        value = payload.get(name)
+    return value not in (None, "", [], {}) and bool(str(value).strip())
+
+
+UNNORMALISED_KEYS = {"email": "raw_email", "phone": "raw_phone"}
+"""Where :func:`finalize` keeps an email or phone it could not normalize: the custom field of that name."""
+
+
+def unnormalised(payload: Mapping[str, Any]) -> list[str]:
+    """The contact fields a lead was sent but kept only as text (``email``, ``phone``): a weak lead."""
+    custom = payload.get("custom_fields") or {}
+    return [name for name, key in UNNORMALISED_KEYS.items() if key in custom]
+
+
+def check_required(payload: Mapping[str, Any], source: SourceConfig, invalid: Mapping[str, list[str]]) -> None:
+    """Refuses a lead without the source's ``required`` fields (all of them) or ``required_any`` (one of them).
+
+    A field sent but invalid counts as missing, and its error says why (``invalid`` by field).
+
+    Raises:
+        Unprocessable: ``errors`` names each missing field.
+    """
+    errors: dict[str, str] = {}
+    for name in source.required:
+        if not _present(payload, name):
+            errors[name] = "; ".join(invalid.get(name) or []) or "required by this source"
+    if source.required_any and not any(_present(payload, name) for name in source.required_any):
+        listed = ", ".join(source.required_any)
+        for name in source.required_any:
+            errors.setdefault(name, "; ".join(invalid.get(name) or []) or f"one of {listed} is required")
+    if errors:
+        raise Unprocessable(f"required field(s) missing: {', '.join(errors)}", errors=errors)
+
+
 def finalize(draft: LeadDraft, source: SourceConfig) -> dict[str, Any]:
     """Builds the ``create-lead`` payload for ``draft`` under ``source``'s current config.
 
     Raises:
-        Unprocessable: when no first name, last name, email or phone survives cleaning;
-            ``errors`` names each field that was present but invalid.
+        Unprocessable: when no first name, last name, email or phone survives cleaning, or a
+            field the source requires is missing; ``errors`` names each field that was present
+            but invalid, or missing.
     """
     emails, bad_emails, email_errors = _normalized(draft.emails, normalize_email)
     phones, bad_phones, phone_errors = _normalized(draft.phones, lambda v: normalize_phone(v, source.phone_region))
@@ -381,12 +432,18 @@ def finalize(draft: LeadDraft, source: SourceConfig) -> dict[str, Any]:
         errors["contact"] = CONTACT_REQUIRED_MESSAGE
         raise Unprocessable("no usable contact field", errors=errors)
     custom = dict(draft.custom_fields)
-    for key, bad in (("raw_email", bad_emails), ("raw_phone", bad_phones), ("raw_opt_in_status", draft.raw_opt_in)):
+    kept_raw = {
+        UNNORMALISED_KEYS["email"]: bad_emails,
+        UNNORMALISED_KEYS["phone"]: bad_phones,
+        "raw_opt_in_status": draft.raw_opt_in,
+    }
+    for key, bad in kept_raw.items():
         if bad:
             _add_custom(custom, key, bad[0] if len(bad) == 1 else list(bad))
     payload["custom_fields"] = custom
     # opt_in_status False is a known answer and is sent; only absent values are left out.
     payload = {key: value for key, value in payload.items() if value is not None and value not in ("", [], {})}
+    check_required(payload, source, {"email": email_errors, "phone": phone_errors})
     # The config's source and tags are templates over the lead; values the sender typed never are.
     values = _template_values(payload)
     payload.setdefault("source", _source_name(source, values))

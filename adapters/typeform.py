@@ -41,8 +41,10 @@ from adapters.normalize import finalize
 from adapters.normalize import map_target
 from adapters.signatures import require_hmac_sha256
 from leadgate.config import SourceConfig
+from leadgate.speed import parse_platform_time
 
 __all__ = [
+    "created_at",
     "ACCEPT_UNPROCESSABLE",
     "DEFAULT_SOURCE",
     "KIND",
@@ -355,3 +357,9 @@ def acknowledge(accepted: Sequence[Accepted], request: InboundRequest, source: S
     items = [{"event_id": a.event_id, "status": a.status, "duplicate": a.duplicate} for a in accepted]
     body: dict[str, Any] = {"ok": True, **items[0]} if len(items) == 1 else {"ok": True, "events": items}
     return Reply(200, body)
+
+
+def created_at(raw: Mapping[str, Any]) -> float | None:
+    """When the respondent submitted: ``form_response.submitted_at`` (speed to lead)."""
+    response = raw.get("form_response")
+    return parse_platform_time(response.get("submitted_at")) if isinstance(response, dict) else None

@@ -14,6 +14,7 @@ from gateway import hooks
 from gateway import limits
 from gateway import openapi
 from gateway import responses
+from gateway import watch
 from leadgate.config import Config
 from leadgate.config import load_config
 from leadgate.logs import configure_logging
@@ -39,5 +40,6 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     auth.init_app(app)
     app.register_blueprint(admin_api.bp)
     app.register_blueprint(dashboard.bp)
+    app.register_blueprint(watch.bp)
     app.register_blueprint(openapi.bp)
     return app

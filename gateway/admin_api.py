@@ -1,4 +1,4 @@
-"""``/admin/api/``: the admin JSON API (sources, event history, replay, dead letters).
+"""``/admin/api/``: the admin JSON API (sources, event history, replay, edit and replay, dead letters).
 
 Authentication happens before any view here (:mod:`gateway.auth`: bearer token, 404
 when the admin surface is off). Answers are dumped through :mod:`gateway.schemas`,
@@ -20,8 +20,12 @@ from flask import request
 from flask import url_for
 from marshmallow import ValidationError
 
+from adapters.corrections import correct_lead
+from gateway.limits import client_ip
 from gateway.responses import error_response
 from gateway.schemas import DestinationListSchema
+from gateway.schemas import EditRequestSchema
+from gateway.schemas import EditResultSchema
 from gateway.schemas import EventDetailSchema
 from gateway.schemas import EventPageSchema
 from gateway.schemas import EventQuerySchema
@@ -38,18 +42,30 @@ from leadgate.events import Event
 from leadgate.events import is_event_id
 from leadgate.health import paused_destinations
 from leadgate.history import CursorError
-from leadgate.history import contact_of
+from leadgate.history import contacts_for
 from leadgate.history import find_events
+from leadgate.history import operator_log
 from leadgate.history import payload_diff
 from leadgate.history import source_counters
+from leadgate.history import timeline
+from leadgate.operations import EditResult
 from leadgate.operations import ReplayResult
+from leadgate.operations import edit_and_replay
 from leadgate.operations import replay_event
 from leadgate.operations import resume_destination
 from leadgate.redaction import redact_fields
 from leadgate.redaction import redact_request
 from leadgate.runtime import Runtime
 
-__all__ = ["bp", "event_detail", "event_summary", "raw_download", "replay_waiting"]
+__all__ = [
+    "bp",
+    "edit_event",
+    "event_detail",
+    "event_summaries",
+    "event_summary",
+    "raw_download",
+    "replay_waiting",
+]
 
 bp = Blueprint("admin_api", __name__, url_prefix="/admin/api")
 
@@ -75,9 +91,15 @@ def no_store(response: Response) -> Response:
     return response
 
 
-def event_summary(event: Event) -> dict[str, Any]:
+def event_summary(event: Event, contact: dict[str, str | None]) -> dict[str, Any]:
     """What a list shows of one event: its fate and who the lead is."""
-    return {**event.summary(), "kind": event.kind, "contact": contact_of(event.lead)}
+    return {**event.summary(), "kind": event.kind, "contact": contact}
+
+
+def event_summaries(rt: Runtime, events: list[Event]) -> list[dict[str, Any]]:
+    """Summaries for a list, each with a contact: spam and duplicate rows name theirs too (:func:`contacts_for`)."""
+    contacts = contacts_for(rt.store, events)
+    return [event_summary(e, contacts[e.id]) for e in events]
 
 
 def event_detail(rt: Runtime, event: Event) -> dict[str, Any]:
@@ -89,13 +111,17 @@ def event_detail(rt: Runtime, event: Event) -> dict[str, Any]:
     shown = Abridged()
     lead = redact_fields(event.lead) if event.lead else None
     diff = payload_diff(redact_fields(first_items(event.raw)), first_items(lead))
+    entries = timeline(rt.store.attempts(event.id), operator_log(event))
+    [summary] = event_summaries(rt, [event])
     return {
-        **event_summary(event),
+        **summary,
         "destination": event.destination,
         "raw": redact_fields(shown(event.raw)),
         "request": redact_request(event.request),
         "lead": shown(lead),
-        "delivery_attempts": rt.store.attempts(event.id),
+        "delivery_attempts": [e for e in entries if e["entry"] == "attempt"],
+        "operator_log": [e for e in entries if e["entry"] == "operator"],
+        "timeline": entries,
         "diff": [shown(row) for row in diff],
         "truncated": shown.cut,
         "raw_url": url_for("admin_api.download_raw", event_id=event.id),
@@ -111,10 +137,20 @@ def raw_download(event: Event) -> Response:
     return response
 
 
-def replay_waiting(rt: Runtime, source: str | None = None) -> list[ReplayResult]:
+def replay_waiting(rt: Runtime, source: str | None = None, *, by: str) -> list[ReplayResult]:
     """Replays every dead letter and parked event (of one source, when given), like ``leadgate dlq replay --all``."""
     waiting = rt.store.dead_letters(source) + rt.store.parked(source)
-    return [replay_event(rt, event.id) for event in waiting]
+    return [replay_event(rt, event.id, by=by) for event in waiting]
+
+
+def edit_event(rt: Runtime, event_id: str, changes: dict[str, str], by: str) -> EditResult:
+    """Edit and replay with the adapters' field cleaning; the dashboard's form and the API both come here."""
+    return edit_and_replay(rt, event_id, changes, by=by, correct=correct_lead)
+
+
+def operator(surface: str) -> str:
+    """Who did it, for the operator log: the surface and the address it came from (one admin token, no users)."""
+    return f"{surface} from {client_ip()}"
 
 
 def _load(schema: Any) -> dict[str, Any] | Response:
@@ -146,7 +182,7 @@ def list_events() -> Response:
         )
     except CursorError as err:
         return error_response(400, "bad_request", str(err), {"cursor": [str(err)]})
-    body = {"events": [event_summary(e) for e in page.events], "next_cursor": page.next_cursor}
+    body = {"events": event_summaries(runtime(), page.events), "next_cursor": page.next_cursor}
     return jsonify(EventPageSchema().dump(body))
 
 
@@ -172,12 +208,34 @@ def replay(event_id: str) -> Response:
     query = _load(ReplayQuerySchema())
     if isinstance(query, Response):
         return query
-    result = replay_event(runtime(), event_id, force=query["force"])
+    result = replay_event(runtime(), event_id, force=query["force"], by=operator("admin API"))
     if result.status == "missing":
         return error_response(404, "unknown_event", f"no event {event_id!r} (it may have expired)")
     if not result.ok:
         return error_response(409, "replay_refused", result.message, {"status": result.status})
     response = jsonify(ReplayResultSchema().dump(result))
+    response.status_code = 202
+    return response
+
+
+@bp.post("/events/<event_id>/edit")
+def edit(event_id: str) -> Response:
+    """Corrects a rejected, dead or parked lead's fields and queues it (the raw event is kept)."""
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        return error_response(400, "bad_request", 'send a JSON object: {"fields": {"email": "..."}}')
+    try:
+        changes = EditRequestSchema().load(body)["fields_"]
+    except ValidationError as err:
+        return error_response(400, "bad_request", "invalid edit", err.messages_dict)
+    result = edit_event(runtime(), event_id, changes, operator("admin API"))
+    if result.status == "missing":
+        return error_response(404, "unknown_event", f"no event {event_id!r} (it may have expired)")
+    if result.errors:
+        return error_response(422, "unprocessable", result.message, result.errors)
+    if not result.ok:
+        return error_response(409, "edit_refused", result.message, {"status": result.status})
+    response = jsonify(EditResultSchema().dump(result))
     response.status_code = 202
     return response
 
@@ -190,7 +248,7 @@ def replay_dead_letters() -> Response:
     source = query.get("source")
     if source is not None and source not in runtime().config.sources:
         return error_response(404, "unknown_source", f"no source named {source!r} is configured")
-    results = replay_waiting(runtime(), source)
+    results = replay_waiting(runtime(), source, by=operator("admin API"))
     replayed = sum(r.ok for r in results)
     body = {"ok": replayed == len(results), "replayed": replayed, "failed": len(results) - replayed, "results": results}
     return jsonify(ReplayBatchSchema().dump(body))
@@ -227,5 +285,5 @@ def resume(name: str) -> Response:
     rt = runtime()
     if name not in rt.config.destinations:
         return error_response(404, "unknown_destination", f"no destination named {name!r} is configured")
-    queued = resume_destination(rt, name)
+    queued = resume_destination(rt, name, by=operator("admin API"))
     return jsonify(ResumeResultSchema().dump({"ok": True, "destination": name, "queued": queued}))

@@ -22,7 +22,6 @@ from flask import current_app
 from flask import g
 from flask import jsonify
 from flask import make_response
-from flask import render_template
 from flask import request
 
 from adapters import get_adapter
@@ -32,7 +31,7 @@ from adapters.base import InboundEvent
 from adapters.base import Reply
 from adapters.base import Unprocessable
 from adapters.negotiation import origin_allowed
-from adapters.negotiation import prefers_html
+from adapters.negotiation import wants_page
 from gateway.inbound import inbound_request
 from gateway.inbound import request_meta
 from gateway.limits import limiter
@@ -40,6 +39,7 @@ from gateway.limits import source_key
 from gateway.limits import source_limit
 from gateway.limits import unlimited
 from gateway.responses import error_response
+from gateway.responses import refusal_page
 from leadgate import metrics
 from leadgate.config import SourceConfig
 from leadgate.intake import accept
@@ -221,21 +221,26 @@ def refuse(
     message: str,
     errors: Mapping[str, Any] | None = None,
     event_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     """The refusal: JSON for scripts; for a visitor's browser, ``error_redirect`` or a small page."""
-    browser = request.method == "POST" and prefers_html(request.headers.get("Accept", ""))
-    if browser and getattr(adapter, "BROWSER_FACING", False):
+    if visitor_browser(adapter):
         target = source.option("error_redirect")
         if target:
             query = urlencode({"error": error, **({"event_id": event_id} if event_id else {})})
             response = make_response("", 303)
             response.headers["Location"] = f"{target}{'&' if '?' in target else '?'}{query}"
         else:
-            page = render_template("hooks/refused.html", status=status, message=message, event_id=event_id)
-            response = make_response(page, status)
-            response.content_type = "text/html; charset=utf-8"
+            response = refusal_page(status, source.language, message, event_id, headers)
         return with_cors(source, response)
-    return with_cors(source, error_response(status, error, message, errors))
+    return with_cors(source, error_response(status, error, message, errors, headers))
+
+
+def visitor_browser(adapter: Any) -> bool:
+    """A visitor's browser submitting a form to a browser-facing kind (not a script, not a platform)."""
+    accept = request.headers.get("Accept", "")
+    requested_with = request.headers.get("X-Requested-With", "")
+    return request.method == "POST" and getattr(adapter, "BROWSER_FACING", False) and wants_page(accept, requested_with)
 
 
 def error_name(err: AdapterError) -> str:

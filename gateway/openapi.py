@@ -150,6 +150,11 @@ def dashboard(op_id: str, summary: str, post: bool = False) -> dict[str, Any]:
     }
 
 
+def with_pages(operation: dict[str, Any], answers: dict[str, Any]) -> dict[str, Any]:
+    """A dashboard operation with more answers than :func:`dashboard` lists."""
+    return {**operation, "responses": {**operation["responses"], **answers}}
+
+
 EVENT_FORM = {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}}
 
 OPERATIONS: dict[str, dict[str, Any]] = {
@@ -244,6 +249,19 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             parameters=[{"in": "query", "schema": s.ReplayQuerySchema}],
         )
     },
+    "admin_api.edit": {
+        "post": admin(
+            "editEvent",
+            "Correct a rejected, dead or parked lead's fields and deliver it (the raw event is kept)",
+            {
+                "202": body("corrected and queued", s.EditResultSchema),
+                "400": error("not a JSON object, an unknown field, or no field named"),
+                "409": error("refused: the event is not rejected, dead or parked, or nothing changed"),
+                "422": error("a corrected value is not valid (errors names each), or no contact field is left"),
+            },
+            requestBody={"required": True, "content": {JSON: {"schema": s.EditRequestSchema}}},
+        )
+    },
     "admin_api.replay_dead_letters": {
         "post": admin(
             "replayDeadLetters",
@@ -298,6 +316,39 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "dashboard.logout": {"post": dashboard("logOut", "End the session", post=True)},
     "dashboard.events": {"get": dashboard("eventsPage", "Filterable event list")},
     "dashboard.event": {"get": dashboard("eventPage", "Event detail, attempt timeline and diff")},
+    "dashboard.events_csv": {
+        "get": {
+            "tags": ["dashboard"],
+            "operationId": "eventsCsv",
+            "summary": "The event list's current filter as a CSV file (cells neutralised against formulas)",
+            "security": DASHBOARD,
+            "responses": {
+                "200": body(
+                    "the CSV file", {"type": "string"}, media="text/csv", headers={"Content-Disposition": "attachment"}
+                ),
+                "302": LOGIN_REDIRECT,
+                "400": page("a filter that is not valid (nothing exported)"),
+                "404": page("the admin surface is off"),
+                "503": REDIS_DOWN,
+            },
+        }
+    },
+    "dashboard.edit": {
+        "get": with_pages(
+            dashboard("editPage", "Form to correct a rejected, dead or parked lead"),
+            {"409": page("the event is not rejected, dead or parked")},
+        ),
+        "post": with_pages(
+            {
+                **dashboard("editFromPage", "Correct the lead's fields and replay it", post=True),
+                "requestBody": EVENT_FORM,
+            },
+            {
+                "409": page("the event is not rejected, dead or parked"),
+                "422": page("the form again, naming each value that is not valid (nothing queued)"),
+            },
+        ),
+    },
     "dashboard.event_raw": {
         "get": {
             "tags": ["dashboard"],
@@ -316,6 +367,8 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "dashboard.dead_letters": {"get": dashboard("deadLettersPage", "Dead letters and parked events")},
     "dashboard.replay_all": {"post": dashboard("replayAllFromPage", "Replay all dead letters", post=True)},
     "dashboard.purge": {"post": dashboard("purgeFromPage", "Drop one dead letter", post=True)},
+    "watch.watch": {"get": dashboard("watchPage", "Leads per hour, speed to lead and every watchdog's state")},
+    "watch.alerts": {"get": dashboard("alertsPage", "Active alert conditions and the messages sent")},
 }
 
 COMPONENTS = (
@@ -334,6 +387,9 @@ COMPONENTS = (
     s.SourceSchema,
     s.SourceListSchema,
     s.ReplayResultSchema,
+    s.EditRequestSchema,
+    s.EditResultSchema,
+    s.OperatorActionSchema,
     s.ReplayBatchSchema,
     s.PurgeResultSchema,
     s.DestinationListSchema,

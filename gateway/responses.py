@@ -1,4 +1,8 @@
-"""JSON error answers: every 4xx/5xx the gateway sends names the problem in a JSON body."""
+"""Error answers: every 4xx/5xx names the problem, in a JSON body for scripts, on a page for visitors.
+
+A visitor's browser whose form post is refused gets :func:`refusal_page`, in the source's
+``language``; everything else gets :func:`error_response`'s JSON.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,13 @@ from typing import Any
 from flask import Flask
 from flask import Response
 from flask import jsonify
+from flask import make_response
+from flask import render_template
 from werkzeug.exceptions import HTTPException
 
-__all__ = ["error_response", "init_app"]
+from leadgate.visitor_messages import refusal_text
+
+__all__ = ["error_response", "init_app", "refusal_page"]
 
 
 def error_response(
@@ -25,6 +33,23 @@ def error_response(
         body["errors"] = dict(errors)
     response = jsonify(body)
     response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def refusal_page(
+    status: int,
+    language: str,
+    message: str,
+    event_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The small page a visitor sees instead of JSON: what happened, in their language, and a way back."""
+    text = refusal_text(language, status)
+    page = render_template("hooks/refused.html", text=text, status=status, message=message, event_id=event_id)
+    response = make_response(page, status)
+    response.content_type = "text/html; charset=utf-8"
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

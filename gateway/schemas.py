@@ -11,18 +11,24 @@ Only data descriptions here: no Flask, no Redis.
 from __future__ import annotations
 
 from marshmallow import EXCLUDE
+from marshmallow import RAISE
 from marshmallow import Schema
 from marshmallow import fields
 from marshmallow import validate
 
 from leadgate.contract import LeadPayloadSchema
 from leadgate.events import STATUSES
+from leadgate.history import TILES
+from leadgate.operations import EDITABLE_FIELDS
 
 __all__ = [
     "AcceptedEventSchema",
     "AttemptSchema",
     "ContactSchema",
     "DiffRowSchema",
+    "EditFieldsSchema",
+    "EditRequestSchema",
+    "EditResultSchema",
     "ErrorSchema",
     "EventDetailSchema",
     "EventPageSchema",
@@ -30,6 +36,7 @@ __all__ = [
     "EventSummarySchema",
     "HealthSchema",
     "HookAcceptedSchema",
+    "OperatorActionSchema",
     "PurgeResultSchema",
     "ReadySchema",
     "ReplayBatchSchema",
@@ -43,6 +50,9 @@ __all__ = [
 
 MAX_PAGE = 200
 """Largest ``limit`` the event list accepts."""
+
+MAX_EDIT_VALUE = 5000
+"""Longest value an edit may set (a description; names and addresses are far shorter)."""
 
 EVENT_STATUSES = (*STATUSES, "purged")
 """Every status an event can show (``purged``: a dead letter an operator dropped, kept until it expires)."""
@@ -94,7 +104,8 @@ class ReadySchema(Schema):
 
 
 class ContactSchema(Schema):
-    """Who the lead is, from the normalized payload (null until the lead is normalized)."""
+    """Who the lead is: from the normalized payload; for spam, rejected and duplicate events from the raw
+    event (or the original's lead) as read by field name, a guess that is shown, never sent."""
 
     name = fields.String(allow_none=True)
     email = fields.String(allow_none=True)
@@ -124,6 +135,9 @@ class AttemptSchema(Schema):
     """One delivery attempt to ConnectGain."""
 
     n = fields.Integer(required=True, metadata={"description": "1-based attempt number of its dispatch"})
+    number = fields.Integer(metadata={"description": "1-based attempt number over the event's whole history"})
+    run = fields.Integer(metadata={"description": "1 for the first run of attempts, +1 after each replay or resume"})
+    replay = fields.Boolean(metadata={"description": "true for the first attempt after a replay, edit or resume"})
     at = fields.Float(required=True, metadata={"description": "Unix time the attempt started"})
     outcome = fields.String(metadata={"description": "delivered, retry, dead, or the parked status"})
     status_code = fields.Integer(allow_none=True, metadata={"description": "null when no HTTP answer came"})
@@ -155,6 +169,27 @@ class DiffRowSchema(Schema):
     )
 
 
+class ChangeSchema(Schema):
+    """One field an operator changed; values masked (``j***@example.com``)."""
+
+    field = fields.String(required=True)
+    old = fields.String(allow_none=True)
+    new = fields.String(allow_none=True)
+
+
+class OperatorActionSchema(Schema):
+    """A replay, edit or resume of the event, as its operator log keeps it."""
+
+    action = fields.String(required=True, validate=validate.OneOf(("replay", "edit", "resume")))
+    at = fields.Float(required=True, metadata={"description": "Unix time"})
+    by = fields.String(metadata={"description": 'who: "dashboard from 203.0.113.5", "admin API from ...", "operator"'})
+    from_status = fields.String(metadata={"description": "the event's status before"})
+    fields_ = fields.List(
+        fields.String(), data_key="fields", attribute="fields", metadata={"description": "the fields an edit changed"}
+    )
+    changes = fields.List(fields.Nested(ChangeSchema))
+
+
 class EventDetailSchema(EventSummarySchema):
     """One event with everything known about it."""
 
@@ -166,6 +201,7 @@ class EventDetailSchema(EventSummarySchema):
     request = fields.Nested(RequestMetaSchema, allow_none=True)
     lead = fields.Nested(LeadPayloadSchema, allow_none=True, metadata={"description": "the ConnectGain payload"})
     delivery_attempts = fields.List(fields.Nested(AttemptSchema), required=True)
+    operator_log = fields.List(fields.Nested(OperatorActionSchema), metadata={"description": "replays and edits"})
     diff = fields.List(fields.Nested(DiffRowSchema))
     truncated = fields.Boolean(
         metadata={
@@ -221,6 +257,11 @@ class SourceSchema(Schema):
     window_seconds = fields.Integer(required=True, metadata={"description": "counts cover this many seconds"})
     total = fields.Integer(required=True)
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    tiles = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": f"counts summed by tile ({', '.join(TILES)}, other): they add up to total"},
+    )
     dead_letters = fields.Integer(required=True, metadata={"description": "waiting now, whenever received"})
     parked = fields.Integer(required=True)
 
@@ -247,6 +288,43 @@ class PurgeResultSchema(Schema):
     ok = fields.Boolean(required=True)
     event_id = fields.String(required=True)
     purged = fields.Boolean(required=True)
+
+
+class EditFieldsSchema(Schema):
+    """The corrected lead fields ('' removes one); fields left out keep their value."""
+
+    class Meta:
+        unknown = RAISE
+
+    first_name = fields.String(validate=validate.Length(max=MAX_EDIT_VALUE))
+    last_name = fields.String(validate=validate.Length(max=MAX_EDIT_VALUE))
+    email = fields.String(validate=validate.Length(max=MAX_EDIT_VALUE))
+    phone = fields.String(validate=validate.Length(max=MAX_EDIT_VALUE))
+    company_name = fields.String(validate=validate.Length(max=MAX_EDIT_VALUE))
+    description = fields.String(validate=validate.Length(max=MAX_EDIT_VALUE))
+
+
+class EditRequestSchema(Schema):
+    """``POST /admin/api/events/<id>/edit`` body."""
+
+    class Meta:
+        unknown = RAISE
+
+    fields_ = fields.Nested(
+        EditFieldsSchema,
+        data_key="fields",
+        required=True,
+        validate=validate.Length(min=1, error="name at least one field to change"),
+        metadata={"description": f"some of {', '.join(EDITABLE_FIELDS)}"},
+    )
+
+
+class EditResultSchema(Schema):
+    event_id = fields.String(required=True)
+    ok = fields.Boolean(required=True)
+    message = fields.String(required=True)
+    status = fields.String(required=True, metadata={"description": "the event's status after the call"})
+    changed = fields.List(fields.String(), required=True, metadata={"description": "the fields whose value changed"})
 
 
 class DestinationStateSchema(Schema):

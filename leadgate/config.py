@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -31,9 +32,18 @@ from marshmallow import validate
 from marshmallow import validates_schema
 
 from leadgate import defaults
+from leadgate.alert_settings import AlertSettings
+from leadgate.alert_settings import AlertSettingsSchema
+from leadgate.config_errors import ConfigError
+from leadgate.config_errors import Problem
+from leadgate.config_errors import config_error
+from leadgate.config_errors import flatten
 from leadgate.contract import is_valid_target
 from leadgate.redis_urls import check_redis_url
 from leadgate.redis_urls import is_cluster_url
+from leadgate.visitor_messages import LANGUAGES
+from leadgate.yaml_lines import YamlDocument
+from leadgate.yaml_lines import load_yaml
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 TRUSTED_PROXIES_ENV = "LEADGATE_TRUSTED_PROXIES"
@@ -56,13 +66,6 @@ __all__ = [
 SOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 PLACEHOLDER = re.compile(r"__LGENV_([0-9a-f]+)_([0-9a-f]*)__")
-
-
-NULL_HINT = "is empty (null in the file, or a ${VAR} that is not set in the environment)"
-
-
-class ConfigError(Exception):
-    """The config file is missing, not YAML, or fails validation."""
 
 
 class SourceKind(Protocol):
@@ -166,6 +169,12 @@ class SourceConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     default_source: str = ""
     """The kind's ConnectGain ``source`` when ``source`` is a template that renders empty."""
+    language: str = defaults.LANGUAGE
+    """The language of the page a visitor's refused post shows (``leadgate.visitor_messages``)."""
+    required: tuple[str, ...] = ()
+    """Lead fields that must all be present (and valid) after normalizing, else the lead is refused (422)."""
+    required_any: tuple[str, ...] = ()
+    """Lead fields of which at least one must be present, else the lead is refused (422)."""
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.options.get(name, default)
@@ -198,6 +207,8 @@ class Config:
     """How long a finished event keeps its payloads (at most ``retention_days``); its summary stays longer."""
     data_dir: str = defaults.DATA_DIR
     public_url: str = ""
+    alerts: AlertSettings = AlertSettings()
+    """Where alerts go and when each condition fires (``alerts:``, :mod:`leadgate.alert_settings`)."""
     path: str | None = None
     kinds: Kinds = field(default_factory=dict, repr=False, compare=False)
     """The source kinds this config was validated with: what normalizes, verifies and replays its events."""
@@ -232,7 +243,8 @@ class DeliverySchema(Schema):
 
 
 class DealSchema(Schema):
-    title = fields.String(load_default="{company_name} {first_name} {last_name} inquiry")
+    title = fields.String(load_default=None, allow_none=True)
+    """A template (docs/configuration.md, Templates); unset: ``defaults.DEAL_TITLE``."""
     value = fields.Float(load_default=0)
     currency = fields.String(load_default="USD", validate=validate.Length(equal=3))
     stage = fields.String(load_default=None, allow_none=True)
@@ -254,6 +266,21 @@ class RequestLimitsSchema(Schema):
     max_depth = _limit_field()
 
 
+REQUIRABLE_FIELDS = ("first_name", "last_name", "email", "phone", "company_name", "description")
+"""What ``required`` and ``required_any`` may name, besides ``custom_fields.NAME``."""
+
+
+def _requirable(name: str) -> None:
+    if name in REQUIRABLE_FIELDS or (name.startswith("custom_fields.") and name[len("custom_fields.") :].strip()):
+        return
+    known = ", ".join(REQUIRABLE_FIELDS)
+    raise ValidationError(f"{name!r} is not a lead field that can be required ({known}, custom_fields.NAME)")
+
+
+def _required_list() -> fields.List:
+    return fields.List(fields.String(validate=_requirable), load_default=list)
+
+
 class CommonSourceSchema(Schema):
     """Keys every source kind has; the rest are checked by the kind's own ``Options``."""
 
@@ -261,6 +288,8 @@ class CommonSourceSchema(Schema):
         unknown = INCLUDE
 
     kind = fields.String(required=True)
+    required = _required_list()
+    required_any = _required_list()
     destination = fields.String(load_default=None, allow_none=True)
     source = fields.String(load_default=None, allow_none=True)
     tags = fields.List(fields.String(), load_default=list)
@@ -274,6 +303,10 @@ class CommonSourceSchema(Schema):
     )
     field_map = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True), load_default=dict)
     deal = fields.Nested(DealSchema, load_default=None, allow_none=True)
+    language = fields.String(
+        load_default=defaults.LANGUAGE,
+        validate=validate.OneOf(LANGUAGES, error=f"must be one of {', '.join(LANGUAGES)}"),
+    )
     max_body_bytes = _limit_field()
     max_fields = _limit_field()
     max_name_length = _limit_field()
@@ -336,6 +369,7 @@ class ConfigSchema(Schema):
     metrics_public = fields.Boolean(load_default=False)
     trusted_proxies = fields.List(fields.String(validate=_network), load_default=None, allow_none=True)
     public_url = fields.String(load_default="")
+    alerts = fields.Nested(AlertSettingsSchema, load_default=AlertSettings)
     retention_days = fields.Integer(load_default=defaults.RETENTION_DAYS, validate=validate.Range(min=1))
     payload_retention_days = fields.Integer(
         load_default=defaults.PAYLOAD_RETENTION_DAYS, validate=validate.Range(min=1)
@@ -379,34 +413,33 @@ def _protect_env_refs(text: str) -> str:
     return ENV_REF.sub(placeholder, text)
 
 
-def _expand_tree(node: Any, environ: Mapping[str, str]) -> Any:
+def _unset_names(text: str, environ: Mapping[str, str]) -> list[str]:
+    """The ``${VAR}`` in one scalar that expand to nothing: not set (or empty) and without a default."""
+    found = []
+    for match in PLACEHOLDER.finditer(text):
+        if not _lookup(match, environ):
+            found.append(bytes.fromhex(match.group(1)).decode())
+    return found
+
+
+def _expand_tree(
+    node: Any, environ: Mapping[str, str], path: str = "", unset: dict[str, list[str]] | None = None
+) -> Any:
+    """Expands every scalar; ``unset`` collects, by dotted key path, the variables that expanded to nothing."""
+    unset = {} if unset is None else unset
     if isinstance(node, dict):
-        return {_expand_tree(k, environ): _expand_tree(v, environ) for k, v in node.items()}
+        return {
+            _expand_tree(k, environ): _expand_tree(v, environ, f"{path}.{k}" if path else str(k), unset)
+            for k, v in node.items()
+        }
     if isinstance(node, list):
-        return [_expand_tree(v, environ) for v in node]
+        return [_expand_tree(v, environ, f"{path}.{i}" if path else str(i), unset) for i, v in enumerate(node)]
     if isinstance(node, str):
+        missing = _unset_names(node, environ)
+        if missing and path:
+            unset[path] = missing
         return expand_env(node, environ)
     return node
-
-
-def _flatten(messages: Any, prefix: str = "") -> list[str]:
-    if isinstance(messages, dict):
-        out: list[str] = []
-        for key, value in messages.items():
-            if key == "value" and prefix:  # marshmallow's Dict wraps value errors; the file has no such key
-                name = prefix
-            elif key == "key" and prefix:
-                name = f"{prefix} (the name)"
-            else:
-                name = f"{prefix}.{key}" if prefix else str(key)
-            out.extend(_flatten(value, name))
-        return out
-    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        text = " ".join(NULL_HINT if m == "Field may not be null." else m for m in messages)
-        return [f"{prefix}: {text}"]
-    if isinstance(messages, list):
-        return [line for m in messages for line in _flatten(m, prefix)]
-    return [f"{prefix}: {messages}"]
 
 
 def _request_limits(common: Mapping[str, Any], adapter: Any, shared: Mapping[str, Any]) -> dict[str, int]:
@@ -420,39 +453,56 @@ def _request_limits(common: Mapping[str, Any], adapter: Any, shared: Mapping[str
 def _build_source(
     source_id: str,
     raw: Mapping[str, Any],
-    destinations: Mapping[str, Destination],
+    destinations: Mapping[str, Destination] | None,
     kinds: Kinds,
     shared_limits: Mapping[str, Any],
-) -> SourceConfig:
+    problems: list[Problem],
+) -> SourceConfig | None:
+    """The source, or None with what is wrong with it added to ``problems`` (every check runs).
+
+    ``destinations`` is None when they are themselves invalid: the source's is then not checked.
+    """
     prefix = f"sources.{source_id}"
+    found: list[Problem] = []
+    common_schema = CommonSourceSchema()
     try:
-        common = CommonSourceSchema().load(raw)
+        common = common_schema.load(raw)
     except ValidationError as err:
-        raise ConfigError("\n".join(_flatten(err.messages, prefix))) from None
-    bad_targets = [
-        f"{prefix}.field_map.{key}: {target!r} is not a lead field (first_name, email, phone, company_name, "
-        "description, tags, source, opt_in_status, custom_fields.NAME, ... or null to drop)"
-        for key, target in common["field_map"].items()
+        found.extend(flatten(err.messages, prefix, common_schema))
+        common = dict(err.valid_data or {})
+    found.extend(
+        Problem(
+            f"{prefix}.field_map.{key}",
+            f"{target!r} is not a lead field (first_name, email, phone, company_name, "
+            "description, tags, source, opt_in_status, custom_fields.NAME, ... or null to drop)",
+        )
+        for key, target in (common.get("field_map") or {}).items()
         if not is_valid_target(target)
-    ]
-    if bad_targets:
-        raise ConfigError("\n".join(bad_targets))
-    kind = common.pop("kind")
-    adapter = kinds.get(kind)
-    if adapter is None:
-        raise ConfigError(f"{prefix}.kind: unknown kind {kind!r}; one of {', '.join(sorted(kinds))}")
-    extra = {k: v for k, v in common.items() if k not in CommonSourceSchema().fields}
-    try:
-        options = adapter.Options().load(extra)
-    except ValidationError as err:
-        raise ConfigError("\n".join(_flatten(err.messages, prefix))) from None
-    destination = common["destination"]
-    if destination is None:
+    )
+    kind = common.pop("kind", None)
+    adapter = kinds.get(kind) if kind is not None else None
+    if kind is not None and adapter is None:
+        found.append(Problem(f"{prefix}.kind", f"unknown kind {kind!r}; one of {', '.join(sorted(kinds))}"))
+    options: Mapping[str, Any] = {}
+    if adapter is not None:
+        extra = {k: v for k, v in common.items() if k not in common_schema.fields}
+        try:
+            options = adapter.Options().load(extra)
+        except ValidationError as err:
+            found.extend(flatten(err.messages, prefix, adapter.Options(), also_known=common_schema.fields))
+    destination = common.get("destination")
+    if destinations is None:
+        pass
+    elif destination is None:
         if len(destinations) != 1:
-            raise ConfigError(f"{prefix}.destination: required when there is more than one destination")
-        destination = next(iter(destinations))
+            found.append(Problem(f"{prefix}.destination", "required when there is more than one destination"))
+        else:
+            destination = next(iter(destinations))
     elif destination not in destinations:
-        raise ConfigError(f"{prefix}.destination: no destination named {destination!r}")
+        found.append(Problem(f"{prefix}.destination", f"no destination named {destination!r}"))
+    if found or adapter is None or destination is None:
+        problems.extend(found)
+        return None
     phone_region = common["phone_region"].upper() if common["phone_region"] else None
     limits = _request_limits(common, adapter, shared_limits)
     kind_default = getattr(adapter, "default_source", None)
@@ -470,10 +520,15 @@ def _build_source(
         limits=RequestLimits(**limits),
         options=options,
         default_source=default_source,
+        language=common["language"],
+        required=tuple(common["required"]),
+        required_any=tuple(common["required_any"]),
     )
 
 
 SANDBOX_API_KEY = "cg_sandbox"
+SANDBOX_URL_ENV = "LEADGATE_SANDBOX_URL"
+"""Set by ``leadgate dev`` (and found by the CLI beside it): where destinations without an API key deliver."""
 
 
 def _sandboxed(destination: Destination, sandbox_url: str) -> Destination:
@@ -484,35 +539,61 @@ def _sandboxed(destination: Destination, sandbox_url: str) -> Destination:
 
 
 def parse_config(
-    data: Any, environ: Mapping[str, str] | None = None, path: str | None = None, *, kinds: Kinds
+    data: Any,
+    environ: Mapping[str, str] | None = None,
+    path: str | None = None,
+    *,
+    kinds: Kinds,
+    document: YamlDocument | None = None,
 ) -> Config:
-    """Validates an already-parsed config tree (``${VAR}`` placeholders not yet expanded) against ``kinds``."""
+    """Validates an already-parsed config tree (``${VAR}`` placeholders not yet expanded) against ``kinds``.
+
+    Every problem is collected before one :class:`ConfigError` names them all; ``document``
+    (the file as :func:`load_yaml` read it) adds their lines and the keys defined twice.
+    """
     environ = os.environ if environ is None else environ
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("the config file must be a mapping of keys (redis_url, destinations, sources, ...)")
-    data = _expand_tree(data, environ)
+    unset: dict[str, list[str]] = {}
+    data = _expand_tree(data, environ, "", unset)
+    problems = [
+        Problem(key, f"defined twice (first at line {first}); a key may appear once in its mapping", line)
+        for key, first, line in (document.duplicates if document else [])
+    ]
+    schema = ConfigSchema()
     try:
-        loaded = ConfigSchema().load(data)
+        loaded = schema.load(data)
     except ValidationError as err:
-        raise ConfigError("\n".join(_flatten(err.messages))) from None
-    destinations = {
-        name: Destination(name=name, base_url=d["base_url"].rstrip("/"), api_key=d["api_key"])
-        for name, d in loaded["destinations"].items()
+        problems.extend(flatten(err.messages, schema=schema))
+        failed = err.messages if isinstance(err.messages, dict) else {}
+        valid = err.valid_data if isinstance(err.valid_data, dict) else {}
+        loaded = {k: v for k, v in valid.items() if k not in failed}
+    destinations: dict[str, Destination] | None = None
+    if "destinations" in loaded:
+        destinations = {
+            name: Destination(name=name, base_url=d["base_url"].rstrip("/"), api_key=d["api_key"])
+            for name, d in loaded["destinations"].items()
+        }
+        sandbox_url = environ.get(SANDBOX_URL_ENV)
+        if sandbox_url:
+            destinations = {name: _sandboxed(d, sandbox_url) for name, d in destinations.items()}
+    shared_limits = loaded.get("request_limits") or RequestLimitsSchema().load({})
+    built = {
+        sid: _build_source(sid, raw, destinations, kinds, shared_limits, problems)
+        for sid, raw in _source_entries(loaded, data).items()
     }
-    sandbox_url = environ.get("LEADGATE_SANDBOX_URL")
-    if sandbox_url:
-        destinations = {name: _sandboxed(d, sandbox_url) for name, d in destinations.items()}
-    shared_limits = loaded["request_limits"]
-    sources = {
-        sid: _build_source(sid, raw, destinations, kinds, shared_limits) for sid, raw in loaded["sources"].items()
-    }
+    if not problems:
+        problems.extend(_environment_problems(loaded, environ))
+    if problems:
+        raise config_error(problems, document.line_of if document else None, unset)
+    assert destinations is not None  # no problems: the schema loaded them
+    sources = {sid: source for sid, source in built.items() if source is not None}
     delivery = loaded["delivery"]
     redis_url = _url_setting(loaded, environ, "redis_url")
     queue_redis_url = _url_setting(loaded, environ, "queue_redis_url")
     durability = Durability(loaded["durability"], loaded["min_replicas"], loaded["replica_timeout_ms"])
-    _check_cluster_setup(redis_url, queue_redis_url, durability)
     return Config(
         destinations=destinations,
         sources=sources,
@@ -535,9 +616,41 @@ def parse_config(
         payload_retention_days=min(loaded["payload_retention_days"], loaded["retention_days"]),
         data_dir=loaded["data_dir"],
         public_url=loaded["public_url"],
+        alerts=loaded["alerts"],
         path=path,
         kinds=kinds,
     )
+
+
+def _source_entries(loaded: Mapping[str, Any], data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The sources to check: all of them, or when ``sources:`` failed as a whole, each that is a mapping."""
+    if "sources" in loaded:
+        return loaded["sources"]
+    raw = data.get("sources")
+    if not isinstance(raw, dict):
+        return {}
+    return {sid: v for sid, v in raw.items() if isinstance(v, dict) and SOURCE_ID.match(str(sid))}
+
+
+def _environment_problems(loaded: Mapping[str, Any], environ: Mapping[str, str]) -> list[Problem]:
+    """What the environment adds to a valid file: Redis URLs, trusted proxies, what a cluster cannot hold."""
+    problems = []
+    urls: list[str | None] = []
+    for name in ("redis_url", "queue_redis_url"):
+        try:
+            urls.append(_url_setting(loaded, environ, name))
+        except ConfigError as err:
+            problems.append(Problem("", str(err)))
+    durability = Durability(loaded["durability"], loaded["min_replicas"], loaded["replica_timeout_ms"])
+    checks: list[Callable[[], object]] = [lambda: _trusted_proxies(loaded["trusted_proxies"], environ)]
+    if not problems:
+        checks.append(lambda: _check_cluster_setup(urls[0], urls[1], durability))
+    for run_check in checks:
+        try:
+            run_check()
+        except ConfigError as err:
+            problems.append(Problem("", str(err)))
+    return problems
 
 
 def _url_setting(loaded: Mapping[str, Any], environ: Mapping[str, str], name: str) -> str | None:
@@ -576,10 +689,10 @@ def _check_cluster_setup(redis_url: str | None, queue_redis_url: str | None, dur
 def parse_yaml(text: str, environ: Mapping[str, str] | None = None, path: str | None = None, *, kinds: Kinds) -> Config:
     """Parses config text; the unit tests' entry point."""
     try:
-        data = yaml.safe_load(_protect_env_refs(text))
+        document = load_yaml(_protect_env_refs(text))
     except yaml.YAMLError as err:
         raise ConfigError(f"{path or 'config'} is not valid YAML: {err}") from None
-    return parse_config(data, environ, path, kinds=kinds)
+    return parse_config(document.data, environ, path, kinds=kinds, document=document)
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:

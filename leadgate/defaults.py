@@ -50,6 +50,9 @@ RETENTION_DAYS = 30
 PAYLOAD_RETENTION_DAYS = 7
 """How long a finished event keeps its payloads (raw, lead, request, attempts); its summary stays ``RETENTION_DAYS``."""
 
+LANGUAGE = "en"
+"""The language of the page a visitor's refused form post shows, unless the source sets ``language``."""
+
 MAX_BODY_BYTES = 1024 * 1024
 """Largest request body a hook accepts; larger ones get 413 (chunked bodies are counted as they stream)."""
 
@@ -103,6 +106,18 @@ DISPLAY_VALUE_CHARS = 4096
 DISPLAY_ITEMS = 200
 """The admin API and dashboard show this many items of a longer list (or keys of an object), then a marker."""
 
+DEAL_TITLE = "{company_name} {first_name} {last_name} inquiry"
+"""A deal's title when its ``deal:`` sets none; with neither company nor name known: ``Lead from <source id>``."""
+
+FOLLOW_WINDOW = 200
+"""``leadgate events --follow`` watches this many newest events for arrivals and status changes."""
+
+OPERATOR_LOG_ENTRIES = 50
+"""Replays and edits kept in one event's operator log (the oldest drop off first)."""
+
+CSV_EXPORT_MAX_ROWS = 10_000
+"""Most events one CSV export of the dashboard's event list holds (``X-Leadgate-Export-Complete: false`` when cut)."""
+
 RECORD_TRIES = 130
 """How often a worker tries to record a delivery ConnectGain accepted when Redis refuses (about 10 minutes)."""
 RECORD_BACKOFF_SECONDS = (0.25, 5.0)
@@ -111,3 +126,48 @@ RECORD_WINDOW_SECONDS = sum(
     min(RECORD_BACKOFF_SECONDS[0] * 2**n, RECORD_BACKOFF_SECONDS[1]) for n in range(RECORD_TRIES - 1)
 )
 """How long those tries wait in all (about ten minutes): a delivery job's RQ time limit covers it."""
+
+ALERT_REPEAT_SECONDS = 4 * 3600
+"""A condition still active is reminded of at most this often: often enough to be seen, rarely enough to be read."""
+
+ALERT_EVALUATE_SECONDS = 30.0
+"""How often one worker evaluates the alert conditions; an alert fires and resolves within about this much."""
+
+ALERT_SEND_TIMEOUT_SECONDS = 10.0
+"""Timeout of one alert post or SMTP session."""
+
+ALERT_SEND_TRIES = 4
+"""How often one alert is tried on one channel (waits of 1, 2, 4 s between) before the next evaluation tries again."""
+
+ALERT_LOG_SIZE = 500
+"""How many sent alerts ``lg:alerts:sent`` keeps for the dashboard's alerts page."""
+
+SMTP_PORT = 587
+"""The submission port, where servers offer STARTTLS."""
+
+DEAD_LETTER_WINDOW_SECONDS = 600
+"""Dead letters of one source are reported together: one message per window, not one per lead."""
+
+BACKLOG_ALERT_SECONDS = 1800
+"""The oldest undelivered lead older than this fires the backlog alert (retries after an outage included)."""
+
+SILENCE_FACTOR = 4.0
+"""A source is silent when no lead came for this many times its median gap between leads over 7 days."""
+
+SILENCE_MINIMUM_SECONDS = 3600
+"""The learned silence bound is never shorter than this: a busy source's 2-minute gaps do not page at 8 minutes."""
+
+SILENCE_LEARN_MIN_LEADS = 10
+"""A source needs this many leads in 7 days before its gaps teach a silence bound."""
+
+REJECTION_MINIMUM = 10
+"""Rejections in the last hour below this never fire the rejection alert, however sharp the rise."""
+
+REJECTION_FACTOR = 3.0
+"""The last hour's rejections must exceed this many times the hourly mean of the 7 days before."""
+
+TOKEN_EXPIRY_WARNING_SECONDS = 7 * 86400
+"""A Facebook page token expiring within this is warned about (Meta's long-lived tokens last about 60 days)."""
+
+FACEBOOK_CHECK_SECONDS = 3600.0
+"""How often each Facebook page's token (``debug_token``) and subscription (``subscribed_apps``) are checked."""

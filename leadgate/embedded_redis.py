@@ -5,6 +5,11 @@ wheel, run as a daemon on a Unix socket under the data dir with AOF on
 (``appendfsync everysec``) and ``maxmemory-policy noeviction``: the settings a lead
 store needs. Several processes (gunicorn workers, RQ workers) share one server: the
 first to arrive starts it under a file lock, the others attach to its socket.
+
+A short command (``leadgate events``, ``health`` ...) that had to start the server stops it
+again when it ends (:meth:`EmbeddedRedis.stop_if_unused`), unless some other process attached
+meanwhile; the long-running processes (``leadgate dev``, ``leadgate worker``, the web server)
+keep theirs for as long as they run.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ class EmbeddedRedis:
         self.data_dir = Path(data_dir).resolve()
         self.socket = self.data_dir / SOCKET_NAME
         self.pidfile = self.data_dir / "redis.pid"
+        self.started_here = False
+        """Whether this object started the server (rather than finding one running)."""
 
     @property
     def url(self) -> str:
@@ -66,7 +73,29 @@ class EmbeddedRedis:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not self.ping():
                 self._start(timeout)
+                self.started_here = True
         return self.url
+
+    def stop_if_unused(self) -> bool:
+        """Stops a server this object started once no other client is connected; True if it stopped it.
+
+        The caller closes its own connections first: the one asking is then the only client left
+        when nobody else attached.
+        """
+        if not self.started_here or not self.ping():
+            return False
+        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1, retry=Retry(NoBackoff(), 0))
+        try:
+            others = int(client.info("clients").get("connected_clients", 1)) - 1
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+        if others > 0:
+            return False
+        self.stop()
+        self.started_here = False
+        return True
 
     def _start(self, timeout: float) -> None:
         if self.socket.exists():

@@ -2,8 +2,9 @@
 
 Ready means: Redis answers and takes writes (a probe key is written, and under ``durability:
 replicated`` reaches the replicas), the config loaded. Healthy (for ``leadgate health``) also
-means deliveries are moving: some worker is registered and no event is overdue by
-more than ``STALL_SECONDS`` (which only happens when no dispatcher runs). Redis
+means deliveries are moving: some worker is registered, no event is overdue by
+more than ``STALL_SECONDS`` (which only happens when no dispatcher runs), no destination
+is paused and no lead is parked (both wait for an operator). Redis
 settings that can lose acknowledged leads (no AOF, an evicting maxmemory policy)
 are reported as warnings.
 """
@@ -47,6 +48,8 @@ class Health:
     overdue: int = 0
     queue_depth: int = 0
     dead_letters: int = 0
+    parked: int = 0
+    """Leads held for an operator (a refused API key, a CRM limit): they move only once someone acts."""
     paused: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -62,8 +65,28 @@ class Health:
         return f"{'refusing writes' if self.redis_refusing else 'unreachable'} ({self.redis_error})"
 
     @property
+    def problems(self) -> list[str]:
+        """Why deliveries are not moving, one sentence each (empty when healthy)."""
+        if not self.redis_ok:
+            return [f"redis {self.redis_state}"]
+        found = []
+        if self.workers == 0:
+            found.append("no worker is running (start one: leadgate worker)")
+        if self.overdue:
+            found.append(f"{self.overdue} delivery(ies) overdue by more than {STALL_SECONDS} s: nobody is dispatching")
+        for name, state in sorted(self.paused.items()):
+            reason = state.get("reason") if isinstance(state, dict) else None
+            found.append(
+                f"destination {name} is paused ({reason or 'no reason recorded'}): fix it, then "
+                f"leadgate destinations resume {name}"
+            )
+        if self.parked:
+            found.append(f"{self.parked} lead(s) parked, waiting for an operator (leadgate dlq list, dlq replay --all)")
+        return found
+
+    @property
     def healthy(self) -> bool:
-        return self.redis_ok and self.workers > 0 and self.overdue == 0
+        return not self.problems
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,7 +96,9 @@ class Health:
             "queue_depth": self.queue_depth,
             "overdue": self.overdue,
             "dead_letters": self.dead_letters,
+            "parked": self.parked,
             "paused_destinations": self.paused,
+            "problems": self.problems,
             "warnings": self.warnings,
         }
 
@@ -99,6 +124,7 @@ def check(rt: Any, *, deep: bool = True) -> Health:
         health.queue_depth = int(rt.redis.zcard(rt.store.due_key))
         health.overdue = int(rt.redis.zcount(rt.store.due_key, "-inf", now - STALL_SECONDS))
         health.dead_letters = int(rt.redis.zcard(rt.store.dead_key))
+        health.parked = int(rt.redis.zcard(rt.store.parked_key))
         health.workers = len(Worker.all(connection=rt.queue.connection))
         health.warnings = persistence_warnings(rt.redis)
     except redis.RedisError as err:

@@ -1,7 +1,9 @@
 """Logging for web and worker processes: one JSON line per event, personal data masked.
 
-``LOG_FORMAT=json`` (the default) writes one JSON object per line via
-python-json-logger; ``LOG_FORMAT=text`` is for humans. Every record passes through
+``LOG_FORMAT=json`` writes one JSON object per line via python-json-logger;
+``LOG_FORMAT=text`` is for humans: the message, then its fields as ``key=value``. Unset, it
+is text when the log stream is a terminal (``leadgate dev`` on a laptop) and JSON otherwise
+(a process manager, a container, a pipe). Every record passes through
 :class:`MaskingFilter` on its way out, so even an exception message that echoes a
 lead (a CRM error body, say) shows ``j***@example.com`` and ``+1******7890``, and
 extra fields named like secrets are dropped (the rules: :mod:`leadgate.redaction`).
@@ -22,7 +24,7 @@ from leadgate.redaction import is_secret_name
 from leadgate.redaction import mask_text
 from leadgate.redaction import mask_value
 
-__all__ = ["MaskingFilter", "configure_logging"]
+__all__ = ["MaskingFilter", "TextFormatter", "build_handler", "configure_logging", "default_format"]
 
 QUIET_LOGGERS = ("httpx", "httpcore", "urllib3", "werkzeug")
 STANDARD_FIELDS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
@@ -48,11 +50,36 @@ class MaskingFilter(logging.Filter):
         return True
 
 
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger message key=value ...``: the JSON line's fields, for a person reading a terminal."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = [f"{name}={value}" for name, value in record.__dict__.items() if name not in STANDARD_FIELDS]
+        if not fields:
+            return line
+        head, newline, rest = line.partition("\n")  # a traceback stays below the line
+        return f"{head} {' '.join(fields)}{newline}{rest}"
+
+
+def default_format(stream: Any) -> str:
+    """``text`` on a terminal, ``json`` anywhere else."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return "text" if isatty is not None and isatty() else "json"
+    except ValueError:  # a closed stream
+        return "json"
+
+
 def build_handler(fmt: str | None = None, stream: Any = None) -> logging.Handler:
-    fmt = (fmt or os.environ.get("LOG_FORMAT") or "json").lower()
-    handler = logging.StreamHandler(stream or sys.stderr)
+    stream = stream or sys.stderr
+    fmt = (fmt or os.environ.get("LOG_FORMAT") or default_format(stream)).lower()
+    handler = logging.StreamHandler(stream)
     if fmt == "text":
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler.setFormatter(TextFormatter())
     else:
         handler.setFormatter(
             JsonFormatter(

@@ -21,6 +21,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from leadgate.speed import histograms as speed_histograms
+
 __all__ = [
     "DESTINATION_COUNTERS",
     "LATENCY_BUCKETS",
@@ -104,6 +106,7 @@ class LeadgateCollector(Collector):
                 family.add_metric([dest], values.get((name, dest), 0))
             yield family
         yield from self._latency(latency)
+        yield from speed_histograms(self.rt)
         now = time.time()
         yield GaugeMetricFamily(
             "leadgate_queue_depth", "Leads acknowledged and not yet delivered, dead or parked", value=due

@@ -159,8 +159,12 @@ class GraphClient(HTTPClient):
 
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """One GET; transport failures are transient, answers are classified."""
+        return self.call("GET", url, params)
+
+    def call(self, method: str, url: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One request; transport failures are transient, answers are classified."""
         try:
-            response = self.http.get(url, params=dict(params) if params else None)
+            response = self.http.request(method, url, params=dict(params) if params else None)
         except httpx.TimeoutException as err:
             raise TransientError(f"timed out talking to the Graph API ({type(err).__name__})") from None
         except httpx.TransportError as err:
@@ -172,6 +176,26 @@ class GraphClient(HTTPClient):
         """``GET /{leadgen_id}`` with the fields leadgate maps."""
         url = f"{base_url.rstrip('/')}/{quote(str(leadgen_id), safe='')}"
         return self.get(url, {"access_token": token, "fields": LEAD_FIELDS})
+
+    def debug_token(self, base_url: str, token: str) -> dict[str, Any]:
+        """``GET /debug_token`` of ``token``, inspected with itself: its ``data`` (validity, expiry, scopes, page).
+
+        A token Graph refuses outright (190) raises :class:`OperatorActionError`, as everywhere else.
+        """
+        body = self.get(f"{base_url.rstrip('/')}/debug_token", {"input_token": token, "access_token": token})
+        data = body.get("data")
+        return data if isinstance(data, dict) else {}
+
+    def subscribed_apps(self, base_url: str, page_id: str, token: str) -> list[dict[str, Any]]:
+        """``GET /{page_id}/subscribed_apps``: the apps subscribed to the page, each with its ``subscribed_fields``."""
+        url = f"{base_url.rstrip('/')}/{quote(str(page_id), safe='')}/subscribed_apps"
+        data = self.get(url, {"access_token": token}).get("data")
+        return [app for app in data if isinstance(app, dict)] if isinstance(data, list) else []
+
+    def subscribe(self, base_url: str, page_id: str, token: str, fields: str = "leadgen") -> bool:
+        """``POST /{page_id}/subscribed_apps?subscribed_fields=leadgen``: (re)subscribes the token's app."""
+        url = f"{base_url.rstrip('/')}/{quote(str(page_id), safe='')}/subscribed_apps"
+        return bool(self.call("POST", url, {"access_token": token, "subscribed_fields": fields}).get("success"))
 
     def form_leads(
         self,

@@ -20,6 +20,7 @@ import redis
 from leadgate import defaults
 from leadgate.events import Event
 from leadgate.runtime import Runtime
+from leadgate.speed import record_speed
 from workers.errors import DeliveryError
 from workers.errors import NothingToDeliver
 from workers.errors import OperatorActionError
@@ -78,6 +79,7 @@ def record_delivered(
         also_hold=also_hold,
     )
     log_attempt(event, attempt)
+    record_speed(rt, event)
     return "delivered"
 
 

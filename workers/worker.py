@@ -22,6 +22,7 @@ from rq.exceptions import StopRequested
 from leadgate import runtime as runtime_module
 from leadgate.queue import Dispatcher
 from leadgate.runtime import Runtime
+from workers.alerting import AlertLoop
 
 __all__ = ["LeadWorker", "run_worker"]
 
@@ -114,8 +115,10 @@ def run_worker(rt: Runtime, *, burst: bool = False, name: str | None = None, dis
     stop = threading.Event()
     _stop_on_sigterm_until_rq_listens(stop)
     dispatcher = Dispatcher(rt.store, rt.queue, rt.config.delivery.lease_seconds)
+    alert_loop = AlertLoop(rt)  # its own thread: an alert send never holds up a delivery
     if not burst:
         dispatcher.start(dispatch_interval)
+        alert_loop.start()
     worked = False
     unregistered: LeadWorker | None = None
     try:
@@ -148,6 +151,7 @@ def run_worker(rt: Runtime, *, burst: bool = False, name: str | None = None, dis
         return worked
     finally:
         dispatcher.stop()
+        alert_loop.stop()
 
 
 def _stop_on_sigterm_until_rq_listens(stop: threading.Event) -> None:

@@ -6,6 +6,7 @@ Each command group is the module named after it; importing them registers their 
 
 from __future__ import annotations
 
+from leadgate.cli import alerts
 from leadgate.cli import check
 from leadgate.cli import destinations
 from leadgate.cli import dev
@@ -19,5 +20,5 @@ from leadgate.cli.app import main
 
 __all__ = ["main"]
 
-COMMAND_MODULES = (check, destinations, dev, events, facebook, health, importer, sendtest, worker)
+COMMAND_MODULES = (alerts, check, destinations, dev, events, facebook, health, importer, sendtest, worker)
 """Every module that registers commands (kept referenced so none is dropped as unused)."""

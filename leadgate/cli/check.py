@@ -22,10 +22,32 @@ GUNICORN_DEFAULT_HOST = "0.0.0.0"
 """What gunicorn.conf.py binds when ``$HOST`` is unset."""
 
 
+def surface_lines(config: Config) -> list[str]:
+    """Whether the admin surface (dashboard, API) and ``/metrics`` answer, at their full URLs with ``public_url``."""
+    base = escape(config.public_url.rstrip("/"))
+    admin_on = bool(config.admin_token)
+    if admin_on:
+        admin = f"admin: [green]on[/] (admin_token set): dashboard {base}/admin/, API {base}/admin/api/"
+    else:
+        admin = (
+            "admin: [yellow]off[/] (no admin_token: /admin/ answers 404; set admin_token, e.g. ${LEADGATE_ADMIN_TOKEN})"
+        )
+    if config.metrics_public:
+        metrics = f"metrics: [yellow]public[/] at {base}/metrics (metrics_public: true)"
+    elif admin_on:
+        metrics = f"metrics: at {base}/metrics with the admin token as bearer (metrics_public: false)"
+    else:
+        metrics = "metrics: [yellow]off[/] (/metrics needs the admin token, and none is set)"
+    lines = [admin, metrics]
+    if not base:
+        lines.append("(relative URLs: set public_url to print full ones)")
+    return lines
+
+
 @main.command("check-config")
 @with_config
 def check_config(config: Config) -> None:
-    """Validate the config file and print every source with its URL."""
+    """Validate the config file and print every source with its URL, and what admin and /metrics expose."""
     table = Table(title=f"leadgate config: {config.path}")
     for column in ("source", "kind", "URL", "destination", "ConnectGain source"):
         table.add_column(column, no_wrap=column == "URL", overflow="ignore" if column == "URL" else "fold")
@@ -63,5 +85,7 @@ def check_config(config: Config) -> None:
         f"(±{int(policy.jitter * 100)}% jitter), timeout {policy.timeout_seconds} s; "
         f"history kept {config.retention_days} days (payloads {config.payload_retention_days})"
     )
+    for line in surface_lines(config):
+        console.print(line, highlight=False, soft_wrap=True)
     for warning in exposure_warnings(config, [os.environ.get("HOST", GUNICORN_DEFAULT_HOST)]):
         console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import os
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -15,16 +15,17 @@ import click
 import redis
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from adapters import KINDS
+from leadgate.config import SANDBOX_URL_ENV
 from leadgate.config import Config
 from leadgate.config import ConfigError
 from leadgate.config import load_config
-from leadgate.events import Event
+from leadgate.embedded_redis import EmbeddedRedis
 from leadgate.runtime import Runtime
+from leadgate.sandbox.discovery import running_sandbox_url
 
-__all__ = ["console", "err_console", "fail", "print_events", "runtime_for", "when", "with_config"]
+__all__ = ["console", "err_console", "fail", "open_runtime", "runtime_for", "when", "with_config"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -36,13 +37,18 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def with_config(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Loads the config (``--config`` or ``$LEADGATE_CONFIG``) and turns config errors into a clear exit."""
+    """Loads the config (``--config`` or ``$LEADGATE_CONFIG``) and turns config errors into a clear exit.
+
+    Destinations without an API key deliver to the sandbox CRM of a ``leadgate dev`` running
+    on the same ``data_dir`` (:mod:`leadgate.sandbox.discovery`), as dev's own worker does.
+    """
 
     @click.option("--config", "config_path", envvar="LEADGATE_CONFIG", default=None, help="Config file (leadgate.yaml)")
     @wraps(func)
     def wrapper(*args: Any, config_path: str | None, **kwargs: Any) -> Any:
         try:
             config = load_config(config_path, kinds=KINDS)
+            config = with_dev_sandbox(config, config_path)
         except ConfigError as err:
             fail(f"config error:\n{err}")
         return func(config, *args, **kwargs)
@@ -50,39 +56,57 @@ def with_config(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def with_dev_sandbox(config: Config, config_path: str | None) -> Config:
+    """The config with keyless destinations sent to a running ``leadgate dev``'s sandbox CRM, if one runs."""
+    if all(d.configured for d in config.destinations.values()) or os.environ.get(SANDBOX_URL_ENV):
+        return config
+    url = running_sandbox_url(config.data_dir)
+    if url is None:
+        return config
+    keyless = ", ".join(name for name, d in config.destinations.items() if not d.configured)
+    err_console.print(
+        f"[bold black on yellow] SANDBOX [/] destination {escape(keyless)} has no api_key: using the sandbox CRM "
+        f"of the running leadgate dev at {url}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    return load_config(config_path, {**os.environ, SANDBOX_URL_ENV: url}, kinds=KINDS)
+
+
+def when(ts: float, utc: bool = True) -> str:
+    """``2026-12-07 14:03:12`` in UTC, or in local time with ``utc=False``; empty for no time."""
+    if not ts:
+        return ""
+    moment = datetime.fromtimestamp(ts, timezone.utc)
+    return (moment if utc else moment.astimezone()).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def open_runtime(config: Config) -> Runtime:
+    """The command's runtime; an embedded Redis it had to start is stopped again when the command ends.
+
+    Nothing is pinged: :func:`runtime_for` fails on an unreachable Redis, ``leadgate health`` reports it.
+    """
+    embedded = EmbeddedRedis(config.data_dir) if not config.redis_url else None
+    if embedded is not None:
+        embedded.ensure_running()
+    rt = Runtime.from_config(config)
+    context = click.get_current_context(silent=True)
+    if embedded is not None and embedded.started_here and context is not None:
+        context.call_on_close(lambda: _release(rt, embedded))
+    return rt
+
+
+def _release(rt: Runtime, embedded: EmbeddedRedis) -> None:
+    """Closes the command's connections, then stops the server it started if nobody else attached."""
+    rt.redis.close()
+    rt.queue.connection.close()
+    embedded.stop_if_unused()
+
+
 def runtime_for(config: Config) -> Runtime:
     try:
-        rt = Runtime.from_config(config)
+        rt = open_runtime(config)
         rt.redis.ping()
     except (redis.RedisError, RuntimeError) as err:
         fail(f"cannot reach redis: {err}", code=3)
     return rt
-
-
-def when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
-
-
-def print_events(events: list[Event], as_json: bool, title: str) -> None:
-    if as_json:
-        click.echo(json.dumps([e.summary() for e in events], indent=2))
-        return
-    table = Table(title=title, show_lines=False)
-    for column in ("event", "source", "status", "tries", "last error", "contact", "received (UTC)", "updated"):
-        # ids and statuses are copied into other commands: never cut or wrap them
-        wrap = column in ("last error", "contact")
-        table.add_column(column, overflow="fold" if wrap else "ignore", no_wrap=not wrap)
-    for e in events:
-        table.add_row(
-            e.id,
-            e.source,
-            e.status,
-            str(e.attempts),
-            (e.last_error or "")[:80],
-            e.contact_id,
-            when(e.received_at),
-            when(e.updated_at),
-        )
-    console.print(table)
-    if not events:
-        console.print("(none)")

@@ -1,4 +1,4 @@
-"""``leadgate facebook``: backfill missed Lead Ads leads, retry leads parked for a token."""
+"""``leadgate facebook``: backfill missed Lead Ads leads, retry leads parked for a token, (re)subscribe a page."""
 
 from __future__ import annotations
 
@@ -16,13 +16,18 @@ from leadgate.cli.common import fail
 from leadgate.cli.common import runtime_for
 from leadgate.cli.common import with_config
 from leadgate.config import Config
+from workers.errors import DeliveryError
 from workers.facebook_backfill import backfill_form
 from workers.facebook_backfill import retry_parked
+from workers.facebook_graph import graph_client
+from workers.facebook_graph import graph_url
+from workers.watchdogs import page_tokens
+from workers.watchdogs import without_advice
 
 
 @main.group()
 def facebook() -> None:
-    """Facebook/Instagram Lead Ads: backfill missed leads, retry leads parked for a token."""
+    """Facebook/Instagram Lead Ads: backfill missed leads, retry leads parked for a token, subscribe pages."""
 
 
 @facebook.command("backfill")
@@ -66,3 +71,29 @@ def facebook_retry_parked(config: Config, source_id: str | None) -> None:
         console.print("no parked facebook leads")
     if any(not result.ok for result in results):
         sys.exit(1)
+
+
+@facebook.command("subscribe")
+@click.argument("page_id")
+@click.option(
+    "--source", "source_id", default=None, help="The facebook source whose token to use (default: the only one)."
+)
+@with_config
+def facebook_subscribe(config: Config, page_id: str, source_id: str | None) -> None:
+    """(Re)subscribe the app to PAGE_ID's leadgen changes, with the page's token from the config."""
+    sources = [s for s in config.sources.values() if s.kind == "facebook" and source_id in (None, s.id)]
+    if len(sources) != 1:
+        fail(f"no facebook source named {source_id!r}" if source_id else "name the facebook source with --source")
+    source = sources[0]
+    tokens = {page: token for _, page, token in page_tokens(source) if page}
+    token = tokens.get(page_id) or str(source.option("access_token"))
+    client = graph_client(config.delivery.timeout_seconds)
+    try:
+        client.subscribe(graph_url(source), page_id, token)
+        apps = client.subscribed_apps(graph_url(source), page_id, token)
+    except DeliveryError as err:
+        fail(f"page {page_id}: {without_advice(err.message)}", code=1)
+    fields = sorted({f for app in apps for f in app.get("subscribed_fields") or []})
+    if "leadgen" not in fields:
+        fail(f"page {page_id}: Graph accepted the subscription but leadgen is not among {fields}", code=1)
+    console.print(f"page {page_id} subscribed to leadgen (fields: {', '.join(fields)})", highlight=False)

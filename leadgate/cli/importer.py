@@ -66,6 +66,7 @@ class ConsoleListener(ImportListener):
     def __init__(self, console: Console):
         self.console = console
         self.rejects = 0
+        self.warnings = 0
         self.progress: Progress | None = None
         self.task: TaskID | None = None
 
@@ -106,6 +107,13 @@ class ConsoleListener(ImportListener):
         elif self.rejects == SHOWN_REJECTS + 1:
             self._print("[red]...[/] more bad rows: every one is in the failed-rows CSV")
 
+    def row_warned(self, line: int, warning: str) -> None:
+        self.warnings += 1
+        if self.warnings <= SHOWN_REJECTS:
+            self._print(f"[yellow]line {line}[/] warning: {escape(warning)}")
+        elif self.warnings == SHOWN_REJECTS + 1:
+            self._print("[yellow]...[/] more rows with an email or phone that could not be normalized")
+
     def chunk_done(self, outcome: ChunkOutcome) -> None:
         what = f"{outcome.rows} rows, lines {outcome.first_line}-{outcome.last_line}"
         if outcome.dry_run:
@@ -129,7 +137,10 @@ class ConsoleListener(ImportListener):
 
 
 def summary_table(summary: ImportSummary) -> Table:
-    """total, new, updated, skipped, failed, invalid in one row; a dry run has only total, valid, invalid."""
+    """total, new, updated, skipped, failed, invalid, warned in one row; a dry run: total, valid, invalid, warned.
+
+    ``warned`` rows are in the import (or valid) but lost an email or phone that could not be normalized.
+    """
     if summary.dry_run:
         table = Table(title="dry run: nothing sent")
         counts = {"total": summary.total, "valid": summary.total - summary.invalid, "invalid": summary.invalid}
@@ -137,6 +148,7 @@ def summary_table(summary: ImportSummary) -> Table:
         table = Table(title="import summary")
         columns = ("total", "new", "updated", "skipped", "failed", "invalid")
         counts = {column: getattr(summary, column) for column in columns}
+    counts["warned"] = summary.warned
     for column in counts:
         table.add_column(column, justify="right")
     table.add_row(*(str(count) for count in counts.values()))
@@ -157,6 +169,12 @@ def _report(summary: ImportSummary, kind: str, console: Console) -> None:
         console.print(f"failed rows ({rejected}): {summary.failed_csv}", highlight=False, soft_wrap=True)
     if summary.state_path is not None:
         console.print(f"resume state: {summary.state_path}", highlight=False, soft_wrap=True)
+    if summary.warned:
+        console.print(
+            f"[yellow]{summary.warned} row(s) warned:[/] an email or phone could not be normalized; the contact was "
+            "imported without it (the value is kept as custom_fields.raw_email / raw_phone)",
+            highlight=False,
+        )
     if summary.total and summary.invalid == summary.total:
         console.print(
             "[yellow]no row was valid:[/] check the header names (email, phone, first_name, ...) "

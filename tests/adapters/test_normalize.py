@@ -347,11 +347,31 @@ def test_deal_title_missing_placeholders_render_empty():
                                "pipeline_id": "p-1"}  # fmt: skip
 
 
-@pytest.mark.parametrize("title", [DEFAULT_TITLE, "{nope}", "", "{unbalanced"])
-def test_deal_title_falls_back_when_nothing_about_the_lead_rendered(title):
+@pytest.mark.parametrize("title", [None, "{nope}", "", "  {nope}  {custom_fields.nope} ", "{unbalanced"])
+def test_deal_title_falls_back_only_when_nothing_at_all_rendered(title):
     deal = {"title": title, "value": 0.0, "currency": "USD"}
     expected = "{unbalanced" if title == "{unbalanced" else "Lead from contact-us"
     assert lead(("email", "jane@example.com"), deal=deal)["deal"]["title"] == expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("{company_name} demo call", "demo call"),
+        ("Call with {first_name} {last_name} of {company_name}", "Call with of"),
+        ("{first_name}   {company_name}   demo", "demo"),
+        (DEFAULT_TITLE, "inquiry"),  # configured: the operator's words stay
+    ],
+)
+def test_a_configured_deal_title_renders_missing_placeholders_empty_and_collapses_the_spaces(title, expected):
+    deal = {"title": title, "value": 0.0, "currency": "USD"}
+    assert lead(("email", "jane@example.com"), deal=deal)["deal"]["title"] == expected
+
+
+def test_without_a_title_the_built_in_one_names_the_lead():
+    deal = {"title": None, "value": 0.0, "currency": "USD"}
+    payload = lead(("full_name", "Jane Roe"), ("company_name", "Acme"), deal=deal)
+    assert payload["deal"]["title"] == "Acme Jane Roe inquiry"
 
 
 def test_payload_passes_the_contract_schema():

@@ -7,6 +7,7 @@ binary every browser test is skipped with a message saying so; nothing else skip
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ CHROMIUM_ARGS = [
 ]
 STEP_TIMEOUT_MS = 10_000
 """Longest any one browser step (a click, a navigation, a wait for text) may take."""
+SHOTS_ENV = "LEADGATE_SCREENSHOTS"
+"""A directory to keep the screenshots in (to look at them); without it they go to the test's tmp_path."""
 
 
 @pytest.fixture
@@ -67,3 +70,11 @@ def open_page(browser) -> Iterator[Any]:
     yield new_page
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def shots_dir(tmp_path: Path) -> Path:
+    """Where a test saves its screenshots: ``$LEADGATE_SCREENSHOTS`` when set, else its own tmp_path."""
+    target = Path(os.environ.get(SHOTS_ENV) or tmp_path)
+    target.mkdir(parents=True, exist_ok=True)
+    return target

@@ -67,7 +67,7 @@ def test_replay_a_dead_letter_from_its_page(open_page, live_server, rt, crm, del
     event_id = dead_letter(live_server, rt, crm, deliver_all, "lazarus@example.com")
     page = open_page()
     log_in(page, live_server, "/admin/dead-letters")
-    page.locator(f'tr[data-event="{event_id}"]').get_by_role("link").click()
+    page.locator(f'tr[data-event="{event_id}"] .who a').click()
     page.wait_for_url(f"{live_server}/admin/events/{event_id}")
     assert page.locator("h1 .badge").inner_text() == "dead"
     assert "HTTP 400" in page.locator("li.attempt").first.inner_text()
@@ -98,7 +98,7 @@ def test_replay_all_from_the_dead_letter_page(open_page, live_server, rt, crm, d
 
 @pytest.mark.parametrize(("name", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
 def test_pages_fit_the_screen_and_are_screenshotted(
-    name, viewport, open_page, live_server, rt, crm, deliver_all, tmp_path
+    name, viewport, open_page, live_server, rt, crm, deliver_all, shots_dir
 ):
     post_lead(live_server, name="Jane Roe", email="jane.roe@example.com", phone="(415) 555-2671", org="Acme Corp")
     post_lead(live_server, "landing", name="Lou Landing", email="lou@example.com", message="Call me after 5pm")
@@ -106,7 +106,7 @@ def test_pages_fit_the_screen_and_are_screenshotted(
     dead = dead_letter(live_server, rt, crm, deliver_all, "refused.lead.with.a.long.address@example-company.com")
     page = open_page(viewport)
     page.goto(f"{live_server}/admin/login")
-    shots = {"login": tmp_path / f"{name}-login.png"}
+    shots = {"login": shots_dir / f"{name}-login.png"}
     page.screenshot(path=str(shots["login"]), full_page=True)
     assert no_horizontal_scroll(page), f"{name} login: the page is wider than the screen"
     log_in(page, live_server)
@@ -121,7 +121,7 @@ def test_pages_fit_the_screen_and_are_screenshotted(
         assert page.get_by_role("link", name="Dead letters", exact=True).is_visible(), (
             f"{name} {label}: navigation hidden"
         )
-        shots[label] = tmp_path / f"{name}-{label}.png"
+        shots[label] = shots_dir / f"{name}-{label}.png"
         page.screenshot(path=str(shots[label]), full_page=True)  # before the checks: a failure comes with its picture
         assert no_horizontal_scroll(page), f"{name} {label}: the page is wider than the screen"
     if name == "phone":

@@ -165,7 +165,11 @@ def test_search_finds_rejected_events_by_their_raw_fields(client, rt):
     event_id = post_lead(client, name="Raw Only", email="raw@example.com")
     rt.store.update(event_id, lead=None, status="rejected")
     [found] = api(client, "GET", "/events?q=raw@example.com").get_json()["events"]
-    assert found["id"] == event_id and found["contact"]["email"] is None
+    assert found["id"] == event_id and found["contact"] == {
+        "name": "Raw Only",
+        "email": "raw@example.com",
+        "phone": None,
+    }
 
 
 def test_cursor_pagination_walks_every_event_once_newest_first(client):
@@ -402,3 +406,74 @@ def test_destinations_show_a_pause_and_resume_queues_what_waited(client, rt, crm
     assert crm.deliveries_by_email() == {"wait@example.com": 1}
     assert api(client, "get", "/destinations").get_json()["destinations"][0]["paused"] is False
     assert_error(api(client, "post", "/destinations/nope/resume"), 404, "unknown_destination")
+
+
+# -- edit and replay -------------------------------------------------------------------------------
+
+
+def rejected_event(client):
+    response = client.post("/hooks/contact-us", data={"email": "ann(at)example.com", "message": "hello"})
+    assert response.status_code == 422
+    return response.get_json()["errors"]["event_id"]
+
+
+def test_edit_corrects_a_rejected_lead_and_queues_it(client, rt, crm, deliver_all):
+    event_id = rejected_event(client)
+    raw = rt.store.get(event_id).raw
+    response = api(client, "POST", f"/events/{event_id}/edit", json={"fields": {"email": "Ann@Example.com"}})
+    assert response.status_code == 202
+    assert response.get_json() == {
+        "event_id": event_id,
+        "ok": True,
+        "message": "queued",
+        "status": "queued",
+        "changed": ["email"],
+    }
+    assert rt.store.get(event_id).raw == raw
+    deliver_all(rt)
+    assert crm.deliveries[-1]["payload"]["email"] == "ann@example.com"
+    detail = api(client, "GET", f"/events/{event_id}").get_json()
+    [entry] = detail["operator_log"]
+    assert entry["action"] == "edit" and entry["by"] == "admin API from 127.0.0.1" and entry["fields"] == ["email"]
+    assert entry["changes"] == [{"field": "email", "old": None, "new": "a***@example.com"}]
+    assert detail["delivery_attempts"][0]["number"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"fields": {"email": "still wrong"}}, "email"),
+        ({"fields": {"phone": "12"}}, "phone"),
+        ({"fields": {"email": ""}}, "contact"),
+    ],
+)
+def test_an_invalid_edit_is_422_naming_the_field(client, rt, body, field):
+    event_id = rejected_event(client)
+    answer = assert_error(api(client, "POST", f"/events/{event_id}/edit", json=body), 422, "unprocessable")
+    assert field in answer["errors"]
+    assert rt.store.get(event_id).status == "rejected"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"fields": {}}, {"fields": {"zip": "1"}}, {"email": "a@b.co"}, ["fields"], {"fields": {"email": 5}}],
+)
+def test_a_malformed_edit_is_400(client, body):
+    event_id = rejected_event(client)
+    assert_error(api(client, "POST", f"/events/{event_id}/edit", json=body), 400, "bad_request")
+
+
+def test_an_edit_that_is_not_json_is_400(client):
+    event_id = rejected_event(client)
+    response = api(client, "POST", f"/events/{event_id}/edit", data="email=a@b.co")
+    assert_error(response, 400, "bad_request")
+
+
+def test_editing_a_delivered_or_unknown_event_is_refused(client, rt, deliver_all):
+    event_id = post_lead(client, name="Del Ivered", email="del@example.com")
+    deliver_all(rt)
+    body = {"fields": {"email": "x@example.com"}}
+    assert_error(api(client, "POST", f"/events/{event_id}/edit", json=body), 409, "edit_refused")
+    assert_error(api(client, "POST", f"/events/{new_event_id()}/edit", json=body), 404, "unknown_event")
+    assert_error(api(client, "POST", "/events/nope/edit", json=body), 404, "unknown_event")
+    assert_error(client.post(f"/admin/api/events/{event_id}/edit", json=body), 401)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import pytest
 
 from gateway import create_app
 from gateway.auth import session_secret
+from leadgate import defaults
 from leadgate.runtime import Runtime
 from tests.support.admin import ADMIN_CONFIG
+from tests.support.admin import AUTH as AUTH_HEADERS
 from tests.support.admin import TOKEN
 from tests.support.admin import dead_letter
 from tests.support.admin import post_lead
+from tests.support.leads import park
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -166,7 +171,7 @@ def test_overview_shows_per_source_counters(admin, rt, crm, deliver_all):
     assert re.search(r"<dt>Delivered</dt><dd>1</dd>", contact)
     assert re.search(r"<dt>Failed</dt><dd>1</dd>", contact)
     assert "http://localhost/hooks/contact-us" in contact
-    assert "<strong>1</strong> event waiting in dead letters" in page
+    assert "<strong>1</strong> dead letter: leads ConnectGain refused" in page
 
 
 def test_event_list_filters_searches_and_shows_badges(admin, rt, crm, deliver_all):
@@ -315,3 +320,193 @@ def test_paused_destination_is_shown_and_resumed_from_the_page(admin, rt, crm, d
     assert "are paused" not in text(admin.get("/admin/"))
     deliver_all(rt)
     assert crm.deliveries_by_email() == {"paused@example.com": 1}
+
+
+# -- operator experience (issue 18): rows, replays, tiles, paging, CSV, edit and replay ------------
+
+
+def rows(page_text):
+    """``{event_id: row html}`` of an event list page."""
+    return dict(re.findall(r'<tr data-event="(ev_[0-9a-f]+)">(.*?)</tr>', page_text, re.S))
+
+
+def test_duplicate_spam_and_rejected_rows_name_their_lead(admin, rt):
+    original = post_lead(admin, name="Dupe Original", email="dupe@example.com")
+    duplicate = post_lead(admin, name="Dupe Original", email="dupe@example.com")
+    assert duplicate == original  # the hook answers with the original's id ...
+    [dup_event] = [e for e in rt.store.recent() if e.status == "duplicate"]  # ... and keeps a duplicate record
+    spam = post_lead(admin, name="Spam Bot", email="bot@spam.example", _gotcha="buy")
+    rejected = admin.post("/hooks/contact-us", data={"email": "rita(at)example", "message": "hi"})
+    rejected_id = rejected.get_json()["errors"]["event_id"]
+    shown = rows(text(admin.get("/admin/events")))
+    assert "Dupe Original" in shown[dup_event.id] and "dupe@example.com" in shown[dup_event.id]
+    assert "Spam Bot" in shown[spam] and "bot@spam.example" in shown[spam]
+    assert "rita(at)example" in shown[rejected_id]
+    assert not any(f">{event_id}</a>" in row for event_id, row in shown.items())  # never just the id
+
+
+def test_attempts_are_numbered_across_replays_and_the_replay_is_marked(admin, rt, crm, deliver_all):
+    event_id = dead_letter(admin, rt, crm, deliver_all, email="again@example.com")
+    assert post_form(admin, f"/admin/events/{event_id}/replay", page=f"/admin/events/{event_id}").status_code == 303
+    deliver_all(rt)
+    assert rt.store.get(event_id).status == "delivered"
+    page = text(admin.get(f"/admin/events/{event_id}"))
+    assert re.findall(r'data-number="(\d+)"', page) == ["1", "2"]
+    assert "<strong>#1</strong>" in page and "<strong>#2</strong>" in page
+    second = page[page.index('data-number="2"') :]
+    assert '<span class="badge replay">replay 1</span>' in second[: second.index("</li>")]
+    operator_entry = page[page.index('data-action="replay"') :]
+    assert "Replayed" in operator_entry and "by dashboard from 127.0.0.1" in operator_entry
+    assert page.index('data-action="replay"') < page.index('data-number="2"')  # between the two runs
+    detail = admin.get(f"/admin/api/events/{event_id}", headers=AUTH_HEADERS).get_json()
+    assert [(a["number"], a["run"], a["replay"]) for a in detail["delivery_attempts"]] == [(1, 1, False), (2, 2, True)]
+    assert [a["action"] for a in detail["operator_log"]] == ["replay"]
+
+
+def tiles_of(page_text, source):
+    card = page_text[page_text.index(f'data-source="{source}"') :]
+    card = card[: card.index("</section>")]
+    return {name: int(n) for name, n in re.findall(r'data-tile="(\w+)"[^>]*><dt>[^<]+</dt><dd>(\d+)</dd>', card)}
+
+
+def test_source_tiles_add_up_and_parked_leads_are_called_parked(admin, rt, crm, deliver_all):
+    post_lead(admin, name="Del Ivered", email="del@example.com")
+    deliver_all(rt)
+    dead_letter(admin, rt, crm, deliver_all, email="dead@example.com")
+    post_lead(admin, name="Spam Bot", email="bot@example.com", _gotcha="x")
+    post_lead(admin, name="Del Ivered", email="del@example.com")  # a duplicate
+    admin.post("/hooks/contact-us", data={"message": "no contact"})  # rejected
+    parked = post_lead(admin, name="Pat Parked", email="pat@example.com")
+    park(rt, parked)
+    post_lead(admin, name="Quinn Queued", email="quinn@example.com")  # still in flight
+    page = text(admin.get("/admin/"))
+    tiles = tiles_of(page, "contact-us")
+    received = tiles.pop("received")
+    assert received == 7 and sum(tiles.values()) == received
+    assert tiles == {"delivered": 1, "in_flight": 1, "parked": 1, "failed": 2, "skipped": 2}
+    assert "<strong>1</strong> dead letter:" in page
+    assert "<strong>1</strong> lead parked waiting for a platform token" in page
+    assert "2 events waiting in dead letters" not in page and "waiting in dead letters" not in page
+
+
+def test_event_list_has_a_total_and_numbered_pages_that_agree_with_older(admin):
+    ids = [post_lead(admin, name=f"Page {i}", email=f"page{i}@example.com") for i in range(7)]
+    first = text(admin.get("/admin/events?limit=3"))
+    assert "7 in all" in first and "Showing 1–3 of 7" in first
+    links = dict(
+        (int(n), url.replace("&amp;", "&"))
+        for url, n in re.findall(r'<a href="([^"]+)" aria-label="Page (\d+)">', first)
+    )
+    assert sorted(links) == [2, 3] and '<span aria-current="page">1</span>' in first
+    older = re.search(r'<a href="([^"]+)" rel="next">', first).group(1).replace("&amp;", "&")
+    assert older == links[2]  # page 2 is exactly where "Older" goes
+    second = text(admin.get(links[2]))
+    assert list(rows(second)) == list(reversed(ids))[3:6]
+    assert "Showing 4–6 of 7" in second and '<span aria-current="page">2</span>' in second
+    assert 'rel="prev"' in second
+    third = text(admin.get(links[3]))
+    assert list(rows(third)) == [ids[0]] and 'rel="next"' not in third
+    filtered = text(admin.get("/admin/events?q=page3"))
+    assert "1 match" in filtered and list(rows(filtered)) == [ids[3]]
+
+
+def test_csv_export_follows_the_filter_and_neutralises_formulas(admin, rt):
+    post_lead(admin, name='=HYPERLINK("http://evil.example","x")', email="formula@example.com")
+    post_lead(admin, name="Plain Person", email="plain@example.com", phone="+1 415 555 2671")
+    post_lead(admin, "landing", name="Other Source", email="other@example.com")
+    response = admin.get("/admin/events.csv?source=contact-us")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="leadgate-events-contact-us.csv"'
+    assert response.headers["X-Leadgate-Export-Complete"] == "true"
+    table = list(csv.reader(io.StringIO(text(response))))
+    assert table[0][:7] == ["event_id", "received_at", "source", "status", "name", "email", "phone"]
+    body = {row[5]: row for row in table[1:]}
+    assert set(body) == {"formula@example.com", "plain@example.com"}
+    assert body["formula@example.com"][4] == '\'=HYPERLINK("http://evil.example","x")'
+    assert body["plain@example.com"][6] == "'+14155552671"  # a leading + is a formula to a spreadsheet
+    assert body["plain@example.com"][1].endswith("+00:00")
+    page = text(admin.get("/admin/events?source=contact-us"))
+    assert 'href="/admin/events.csv?source=contact-us"' in page
+    assert admin.get("/admin/events.csv?status=nonsense").status_code == 400
+
+
+def test_csv_export_is_bounded(admin, monkeypatch):
+    for i in range(3):
+        post_lead(admin, name=f"Row {i}", email=f"row{i}@example.com")
+    monkeypatch.setattr(defaults, "CSV_EXPORT_MAX_ROWS", 2)
+    response = admin.get("/admin/events.csv")
+    assert len(list(csv.reader(io.StringIO(text(response))))) == 3  # header + 2
+    assert response.headers["X-Leadgate-Export-Complete"] == "false"
+
+
+def rejected_post(client, **fields):
+    response = client.post("/hooks/contact-us", data=fields)
+    assert response.status_code == 422
+    return response.get_json()["errors"]["event_id"]
+
+
+def test_edit_and_replay_a_rejected_lead_keeps_the_raw_event_and_records_the_edit(admin, rt, crm, deliver_all, caplog):
+    event_id = rejected_post(admin, email="rita(at)example.com", message="call me")
+    raw_before = rt.store.get(event_id).raw
+    assert 'href="/admin/events/%s/edit"' % event_id in text(admin.get(f"/admin/events/{event_id}"))
+    form = text(admin.get(f"/admin/events/{event_id}/edit"))
+    assert 'value="rita(at)example.com"' in form and 'name="first_name" value=""' in form
+    caplog.set_level("INFO", logger="leadgate.operations")
+    response = post_form(
+        admin,
+        f"/admin/events/{event_id}/edit",
+        {"first_name": "Rita", "last_name": "Reject", "email": "Rita@Example.com", "phone": "", "company_name": ""},
+        page=f"/admin/events/{event_id}/edit",
+    )
+    assert response.status_code == 303 and response.headers["Location"] == f"/admin/events/{event_id}"
+    event = rt.store.get(event_id)
+    assert event.status == "queued" and event.raw == raw_before
+    assert event.lead["email"] == "rita@example.com" and "message: call me" in event.lead["description"]
+    deliver_all(rt)
+    [delivery] = crm.deliveries
+    assert delivery["payload"]["email"] == "rita@example.com" and delivery["payload"]["tags"] == ["website"]
+    page = text(admin.get(f"/admin/events/{event_id}"))
+    assert "Corrected first name, last name, email and queued the lead" in page
+    edit_entry = page[page.index('data-action="edit"') :]
+    assert "Edited and replayed" in edit_entry and "by dashboard from 127.0.0.1" in edit_entry
+    assert "<code>email</code>" in edit_entry and "r***@example.com" in edit_entry
+    logged = " ".join(f"{r.getMessage()} {getattr(r, 'changes', '')}" for r in caplog.records)
+    assert "lead edited" in logged and "r***@example.com" in logged and "rita@example.com" not in logged
+
+
+def test_an_invalid_correction_shows_the_form_again_naming_the_field(admin, rt):
+    event_id = rejected_post(admin, email="nope", message="hi")
+    response = post_form(
+        admin, f"/admin/events/{event_id}/edit", {"email": "still-not-an-email"}, page=f"/admin/events/{event_id}/edit"
+    )
+    assert response.status_code == 422
+    page = text(response)
+    assert 'aria-invalid="true"' in page and "not a valid email address" in page
+    assert 'value="still-not-an-email"' in page
+    assert rt.store.get(event_id).status == "rejected"
+
+
+def test_a_delivered_lead_cannot_be_edited(admin, rt, deliver_all):
+    event_id = post_lead(admin, name="Del Ivered", email="del@example.com")
+    deliver_all(rt)
+    assert "/edit" not in text(admin.get(f"/admin/events/{event_id}"))
+    assert admin.get(f"/admin/events/{event_id}/edit").status_code == 409
+    response = post_form(admin, f"/admin/events/{event_id}/edit", {"email": "x@example.com"})
+    assert response.status_code == 409 and rt.store.get(event_id).status == "delivered"
+
+
+def test_a_dead_letter_is_edited_from_the_dead_letters_page(admin, rt, crm, deliver_all):
+    event_id = dead_letter(admin, rt, crm, deliver_all, email="typo@exmaple.com")
+    assert f'href="/admin/events/{event_id}/edit"' in text(admin.get("/admin/dead-letters"))
+    response = post_form(
+        admin, f"/admin/events/{event_id}/edit", {"email": "typo@example.com"}, page=f"/admin/events/{event_id}/edit"
+    )
+    assert response.status_code == 303
+    deliver_all(rt)
+    assert crm.deliveries[-1]["payload"]["email"] == "typo@example.com"
+    detail = admin.get(f"/admin/api/events/{event_id}", headers=AUTH_HEADERS).get_json()
+    assert [(a["number"], a["replay"]) for a in detail["delivery_attempts"]] == [(1, False), (2, True)]
+    [edit] = detail["operator_log"]
+    assert edit["fields"] == ["email"] and edit["changes"] == [
+        {"field": "email", "old": "t***@exmaple.com", "new": "t***@example.com"}
+    ]

@@ -11,6 +11,7 @@ import redis
 
 from gateway import create_app
 from leadgate import runtime as runtime_module
+from leadgate.config import ConfigError
 from leadgate.operations import replay_event
 from leadgate.redis_client import client_options
 from leadgate.runtime import Runtime
@@ -268,3 +269,110 @@ def test_an_allowed_origin_in_any_spelling_passes_and_gets_the_cors_header(clien
 def test_another_origin_is_refused_and_gets_no_cors_header(client):
     response = post_form(client, LEAD, headers={"Origin": "https://example.com:8443", "Accept": "application/json"})
     assert response.status_code == 403 and "Access-Control-Allow-Origin" not in response.headers
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+"""What Chromium and Firefox send when a visitor submits a ``<form>``."""
+
+LIMITED_FORM = BASE_CONFIG.replace(
+    "    honeypot: _gotcha\n",
+    "    honeypot: _gotcha\n    max_fields: 5\n    max_name_length: 20\n    max_body_bytes: 2000\n",
+)
+
+REFUSED_POSTS = {
+    "no contact (422)": (422, "unprocessable", {"data": {"message": "hi"}}),
+    "origin not allowed (403)": (403, "forbidden", {"data": LEAD, "headers": {"Origin": "https://evil.example"}}),
+    "body too large (413)": (413, "payload_too_large", {"data": {"email": "a@b.co", "message": "x" * 3000}}),
+    "too many fields (413)": (413, "payload_too_large", {"data": {f"f{n}": "v" for n in range(8)}}),
+    "field name too long (400)": (400, "bad_request", {"data": {"n" * 40: "v", "email": "a@b.co"}}),
+    "text/plain enctype (415)": (
+        415,
+        "unsupported_media_type",
+        {"data": b"email=a@b.co", "content_type": "text/plain"},
+    ),
+}
+"""Every way the form kind refuses what a browser can submit, with the error name the refusal carries."""
+
+
+def browser_post(client, kwargs, extra_headers=None):
+    headers = {**BROWSER, **kwargs.get("headers", {}), **(extra_headers or {})}
+    return client.post("/hooks/contact-us", **{**kwargs, "headers": headers})
+
+
+def app_for(text, redis_client):
+    return create_app(runtime=Runtime.from_config(text, client=redis_client)).test_client()
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_POSTS))
+def test_every_refused_browser_post_is_a_page_in_english_by_default(case, make_config, redis_client):
+    status, error, kwargs = REFUSED_POSTS[case]
+    client = app_for(make_config(LIMITED_FORM), redis_client)
+    response = browser_post(client, kwargs)
+    assert response.status_code == status
+    assert response.content_type == "text/html; charset=utf-8"
+    page = response.get_data(as_text=True)
+    assert '<html lang="en">' in page and '<h1 id="refusal-title">Your form was not sent</h1>' in page
+    assert 'href="javascript:history.back()"' in page and "Back to the form" in page
+    assert '"ok"' not in page
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_POSTS))
+def test_every_refused_browser_post_goes_to_error_redirect_when_set(case, make_config, redis_client):
+    status, error, kwargs = REFUSED_POSTS[case]
+    text = LIMITED_FORM.replace(
+        "    redirect: https://example.com/thanks\n", "    error_redirect: https://example.com/oops\n"
+    )
+    response = browser_post(app_for(make_config(text), redis_client), kwargs)
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    assert location.startswith(f"https://example.com/oops?error={error}"), location
+    assert ("&event_id=ev_" in location) is (status == 422)
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_POSTS))
+def test_every_refusal_stays_json_for_scripts(case, make_config, redis_client):
+    status, error, kwargs = REFUSED_POSTS[case]
+    client = app_for(make_config(LIMITED_FORM), redis_client)
+    for headers in ({"Accept": "application/json"}, {"Accept": "*/*"}, {"X-Requested-With": "XMLHttpRequest"}):
+        response = browser_post(client, kwargs, {"Accept": "*/*", **headers})
+        assert response.status_code == status, headers
+        assert response.is_json and response.get_json()["error"] == error, headers
+
+
+def test_an_xhr_that_also_accepts_html_keeps_the_json_answer(client):
+    response = post_form(client, {"message": "hi"}, headers={**BROWSER, "X-Requested-With": "XMLHttpRequest"})
+    assert response.status_code == 422 and response.get_json()["error"] == "unprocessable"
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "explanation"),
+    [
+        ("de", "Ihr Formular wurde nicht gesendet", "keine E-Mail-Adresse und keine Telefonnummer"),
+        ("fr", "Votre formulaire n&#39;a pas été envoyé", "ni adresse e-mail ni numéro de téléphone"),
+    ],
+)
+def test_the_page_speaks_the_sources_language(language, title, explanation, make_config, redis_client):
+    text = BASE_CONFIG.replace("    phone_region: US\n", f"    phone_region: US\n    language: {language}\n")
+    client = app_for(make_config(text), redis_client)
+    response = post_form(client, {"message": "hi"}, headers=BROWSER)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'<html lang="{language}">' in page and title in page and explanation in page
+    assert "Your form was not sent" not in page
+
+
+def test_an_unknown_language_is_a_config_error(make_config):
+    with pytest.raises(ConfigError, match=r"sources\.contact-us\.language: .*de, en, fr"):
+        make_config(BASE_CONFIG.replace("    phone_region: US\n", "    phone_region: US\n    language: xx\n"))
+
+
+def test_a_rate_limited_browser_post_is_a_page_with_retry_after(make_config, redis_client):
+    text = BASE_CONFIG.replace("    honeypot: _gotcha\n", "    honeypot: _gotcha\n    rate_limit: 1/minute\n")
+    client = app_for(make_config(text), redis_client)
+    environ = {"REMOTE_ADDR": "203.0.113.50"}
+    assert post_form(client, LEAD, environ_base=environ).status_code == 202
+    response = post_form(client, LEAD, headers=BROWSER, environ_base=environ)
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+    assert response.content_type.startswith("text/html") and "Please wait a minute" in response.get_data(as_text=True)
+    scripted = post_form(client, LEAD, headers={"Accept": "application/json"}, environ_base=environ)
+    assert scripted.status_code == 429 and scripted.get_json()["error"] == "rate_limited"

@@ -596,3 +596,106 @@ def test_request_limits_come_from_the_source_then_the_kind_then_request_limits()
 def test_a_request_limit_must_be_positive(where):
     message = config_error(ONE_DESTINATION + where)
     assert "max_" in message and "greater than or equal to 1" in message
+
+
+# every problem at once, with its line, a hint and the unset variables
+
+
+def test_three_mistakes_in_different_places_are_named_in_one_error_with_their_lines():
+    text = (
+        "destinations:\n"  # 1
+        "  main:\n"  # 2
+        "    base_url: not a url\n"  # 3
+        "delivery:\n"  # 4
+        "  max_attempts: 0\n"  # 5
+        "sources:\n"  # 6
+        "  a:\n"  # 7
+        "    kind: form\n"  # 8
+        "    phone_regoin: US\n"  # 9
+    )
+    with pytest.raises(ConfigError) as raised:
+        parse_yaml(text, {})
+    lines = str(raised.value).splitlines()
+    assert lines == [
+        "destinations.main.base_url: Not a valid URL. (line 3)",
+        "delivery.max_attempts: Must be greater than or equal to 1 and less than or equal to 100. (line 5)",
+        "sources.a.phone_regoin: Unknown field. Did you mean `phone_region`? (line 9)",
+    ]
+    assert [p.line for p in raised.value.problems] == [3, 5, 9]
+
+
+def test_every_bad_source_is_named_not_only_the_first():
+    text = ONE_DESTINATION + "sources:\n  a:\n    kind: pigeon\n  b:\n    kind: form\n    redirekt: https://x.test/\n"
+    message = config_error(text)
+    assert "sources.a.kind: unknown kind 'pigeon'" in message
+    assert "sources.b.redirekt: Unknown field. Did you mean `redirect`? (line 10)" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "destinations:\n  main:\n    base_url: http://x.test\nretension_days: 3\n",
+            "retension_days: Unknown field. Did you mean `retention_days`? (line 4)",
+            id="top-level",
+        ),
+        pytest.param(
+            ONE_DESTINATION + "delivery:\n  max_atempts: 3\n",
+            "delivery.max_atempts: Unknown field. Did you mean `max_attempts`?",
+            id="nested",
+        ),
+        pytest.param(
+            "destinations:\n  main:\n    base_url: http://x.test\n    apikey: k\n",
+            "destinations.main.apikey: Unknown field. Did you mean `api_key`? (line 4)",
+            id="in-a-named-entry",
+        ),
+        pytest.param(
+            ONE_DESTINATION + "sources:\n  a:\n    kind: form\n    deal: {titel: x}\n",
+            "sources.a.deal.titel: Unknown field. Did you mean `title`?",
+            id="deal",
+        ),
+    ],
+)
+def test_a_misspelt_key_is_answered_with_the_nearest_known_one(text, expected):
+    assert expected in config_error(text)
+
+
+def test_an_unknown_key_far_from_any_known_one_gets_no_guess():
+    message = config_error(ONE_DESTINATION + "sources:\n  a:\n    kind: form\n    colour: blue\n")
+    assert "sources.a.colour: Unknown field. (line 8)" in message
+    assert "Did you mean" not in message
+
+
+def test_every_unset_variable_a_value_needed_is_named():
+    text = (
+        "destinations:\n"
+        "  main:\n"
+        "    base_url: ${CRM_URL}\n"
+        "  other:\n"
+        "    base_url: https://${CRM_HOST}:${CRM_PORT:-}/v1\n"
+        "admin_token: ${UNSET_BUT_OPTIONAL}\n"
+    )
+    message = config_error(text)
+    assert "destinations.main.base_url: is empty: ${CRM_URL} is not set in the environment (line 3)" in message
+    assert "destinations.other.base_url: Not a valid URL. (${CRM_HOST}, ${CRM_PORT} are not set" in message
+    assert "UNSET_BUT_OPTIONAL" not in message  # an empty admin_token is allowed: nothing needed it
+
+
+def test_a_source_defined_twice_is_refused_with_both_lines():
+    text = ONE_DESTINATION + "sources:\n  a:\n    kind: form\n  a:\n    kind: form\n    tags: [x]\n"
+    message = config_error(text)
+    assert message == "sources.a: defined twice (first at line 6); a key may appear once in its mapping (line 8)"
+
+
+def test_a_key_repeated_inside_a_source_is_refused():
+    text = ONE_DESTINATION + "sources:\n  a:\n    kind: form\n    tags: [x]\n    tags: [y]\n"
+    assert "sources.a.tags: defined twice (first at line 8)" in config_error(text)
+
+
+def test_yaml_anchors_and_merge_keys_are_not_duplicates():
+    text = (
+        ONE_DESTINATION
+        + "sources:\n  a: &common\n    kind: form\n    tags: [x]\n  b:\n    <<: *common\n    tags: [y]\n"
+    )
+    config = parse(text)
+    assert config.sources["b"].tags == ("y",)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from leadgate.cli import main
@@ -13,6 +14,9 @@ from leadgate.health import PROBE_TTL_MS
 from leadgate.health import check
 from tests.support.config import API_KEY
 from tests.support.config import BASE_CONFIG
+from tests.support.leads import accept_form
+from tests.support.leads import park
+from tests.support.leads import pause
 from workers.worker import LeadWorker
 
 
@@ -80,3 +84,44 @@ def test_unreachable_redis_exits_non_zero(tmp_path, crm):
     result = CliRunner().invoke(main, ["health", "--json", "--config", str(path)])
     assert result.exit_code == 1
     assert "unreachable" in json.loads(result.output)["redis"]
+
+
+@pytest.fixture
+def running_worker(rt):
+    worker = LeadWorker([rt.queue], connection=rt.redis)
+    worker.register_birth()
+    yield worker
+    worker.register_death()
+
+
+def health_cli(tmp_path, crm, redis_url, *args):
+    return CliRunner().invoke(main, ["health", *args, "--config", config_file(tmp_path, crm, redis_url)])
+
+
+def test_a_paused_destination_makes_it_unhealthy_and_says_why(tmp_path, rt, crm, redis_url, running_worker):
+    assert health_cli(tmp_path, crm, redis_url).exit_code == 0
+    pause(rt, "main", reason="ConnectGain refused the API key")
+    result = health_cli(tmp_path, crm, redis_url)
+    assert result.exit_code == 1
+    assert "ok: False" in result.output
+    assert "unhealthy: destination main is paused (ConnectGain refused the API key)" in result.output
+    assert "leadgate destinations resume main" in result.output
+    state = json.loads(health_cli(tmp_path, crm, redis_url, "--json").output)
+    assert state["ok"] is False and list(state["paused_destinations"]) == ["main"]
+    assert len(state["problems"]) == 1
+
+
+def test_parked_leads_make_it_unhealthy_and_are_counted(tmp_path, rt, crm, redis_url, running_worker):
+    event_id = accept_form(rt, {"email": "jane@example.com"}).event_id
+    park(rt, event_id)
+    result = health_cli(tmp_path, crm, redis_url)
+    assert result.exit_code == 1
+    assert "1 lead(s) parked, waiting for an operator" in result.output
+    state = json.loads(health_cli(tmp_path, crm, redis_url, "--json").output)
+    assert (state["ok"], state["parked"]) == (False, 1)
+
+
+def test_without_a_worker_it_says_so(tmp_path, rt, crm, redis_url):
+    result = health_cli(tmp_path, crm, redis_url)
+    assert result.exit_code == 1
+    assert "unhealthy: no worker is running" in result.output

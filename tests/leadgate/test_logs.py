@@ -76,3 +76,34 @@ def test_text_format_for_humans():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello %s", ("bob@example.com",), None)
     handler.handle(record)
     assert stream.getvalue().rstrip().endswith("INFO x hello b***@example.com")
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is a terminal, as a developer's is."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("stream", "expected"), [(Terminal(), "text"), (io.StringIO(), "json")], ids=["tty", "pipe"])
+def test_without_log_format_a_terminal_gets_text_and_anything_else_json(monkeypatch, stream, expected):
+    monkeypatch.delenv("LOG_FORMAT", raising=False)
+    handler = build_handler(stream=stream)
+    record = logging.LogRecord(
+        "gateway.hooks", logging.INFO, __file__, 1, "request from %s", ("jane@example.com",), None
+    )
+    record.status = 202
+    record.event_id = "ev_1"
+    handler.handle(record)
+    line = stream.getvalue().strip()
+    if expected == "json":
+        assert json.loads(line)["status"] == 202
+    else:
+        assert line.endswith("INFO gateway.hooks request from j***@example.com status=202 event_id=ev_1")
+
+
+def test_log_format_wins_over_the_terminal(monkeypatch):
+    monkeypatch.setenv("LOG_FORMAT", "json")
+    stream = Terminal()
+    build_handler(stream=stream).handle(logging.LogRecord("x", logging.INFO, __file__, 1, "hello", (), None))
+    assert json.loads(stream.getvalue())["message"] == "hello"

@@ -2,7 +2,10 @@
 
 It serves what leadgate reads: ``GET /{version}/{leadgen_id}`` and ``GET /{version}/{form_id}/leads``
 (``filtering`` on ``time_created``, ``limit``, ``after`` cursors and ``paging.next`` URLs that carry
-the token, as Meta's do). Every request must carry a known ``access_token``; a token can be limited
+the token, as Meta's do), and what its watchdog asks: ``GET /{version}/debug_token`` (validity,
+``expires_at``, ``scopes``, ``profile_id``: set with :meth:`FakeGraphAPI.token_info`) and
+``GET``/``POST /{version}/{page_id}/subscribed_apps`` (:meth:`FakeGraphAPI.unsubscribe` drops one).
+Every request must carry a known ``access_token``; a token can be limited
 to some pages, expired (190/463) and made valid again. Faults are queued with :meth:`fail_next`
 (any HTTP status, Graph code/subcode, usage headers, a dropped connection, latency). Every request
 is recorded in :attr:`requests`.
@@ -29,6 +32,7 @@ from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 __all__ = [
+    "APP_ID",
     "APP_SECRET",
     "FORM_ID",
     "OTHER_PAGE_ID",
@@ -46,6 +50,8 @@ __all__ = [
 ]
 
 VERSION = "v21.0"
+APP_ID = "424242"
+FULL_SCOPES = ("pages_show_list", "leads_retrieval", "pages_manage_metadata", "pages_read_engagement", "ads_management")
 APP_SECRET = "fb-app-secret"
 VERIFY_TOKEN = "fb-verify-token"
 PAGE_TOKEN = "page-token-main"
@@ -144,6 +150,9 @@ class TokenRule:
     code: int = 190
     subcode: int | None = None
     message: str = ""
+    expires_at: int = 0
+    """What ``debug_token`` says: 0 is never (a long-lived page token)."""
+    scopes: tuple[str, ...] = FULL_SCOPES
 
 
 class FakeGraphAPI:
@@ -161,6 +170,11 @@ class FakeGraphAPI:
             OTHER_PAGE_TOKEN: TokenRule(pages=frozenset({OTHER_PAGE_ID})),
         }
         self.faults: list[Fault] = []
+        self.subscriptions: dict[str, dict[str, list[str]]] = {
+            PAGE_ID: {APP_ID: ["leadgen"]},
+            OTHER_PAGE_ID: {APP_ID: ["leadgen"]},
+        }
+        """Page -> app id -> its subscribed fields (``subscribed_apps``)."""
         self.requests: list[dict[str, Any]] = []
         self.next_base: str | None = None
         """When set, ``paging.next`` URLs point there instead of at this server."""
@@ -260,6 +274,20 @@ class FakeGraphAPI:
         with self._lock:
             self.tokens[token] = TokenRule(valid=False, code=code, subcode=subcode, message=message)
 
+    def token_info(self, token: str, *, expires_at: int | None = None, scopes: Iterable[str] | None = None) -> None:
+        """Sets what ``debug_token`` tells of ``token`` (a valid one): its expiry and its granted scopes."""
+        with self._lock:
+            rule = self.tokens[token]
+            if expires_at is not None:
+                rule.expires_at = expires_at
+            if scopes is not None:
+                rule.scopes = tuple(scopes)
+
+    def unsubscribe(self, page_id: str = PAGE_ID) -> None:
+        """The app stops getting ``page_id``'s ``leadgen`` changes (what a lapsed subscription looks like)."""
+        with self._lock:
+            self.subscriptions[page_id] = {}
+
     def fail_next(self, count: int = 1, **kwargs: Any) -> None:
         """Queues a :class:`Fault` for the next ``count`` matching requests."""
         with self._lock:
@@ -268,6 +296,15 @@ class FakeGraphAPI:
     def requests_to(self, fragment: str) -> list[dict[str, Any]]:
         with self._lock:
             return [r for r in self.requests if fragment in r["path"]]
+
+    def lead_reads(self) -> list[dict[str, Any]]:
+        """Reads of one lead (``GET /<version>/<leadgen id>``), not a worker's token and subscription checks."""
+        with self._lock:
+            return [
+                r
+                for r in self.requests
+                if r["method"] == "GET" and r["path"].count("/") == 2 and not r["path"].endswith("/debug_token")
+            ]
 
     # serving
     def _take_fault(self, target: str) -> Fault | None:
@@ -307,6 +344,12 @@ class FakeGraphAPI:
         if not rule.valid:
             return _answer(400, self._error_body(rule.code, rule.subcode, rule.message))
         with self._lock:
+            if segments[1:] == ["debug_token"]:
+                return self._debug_token(query, rule)
+            if len(segments) == 3 and segments[2] == "subscribed_apps":
+                return self._subscribed_apps(method, segments[1], query, rule)
+            if method != "GET":
+                return _answer(400, self._error_body(100, None, "Unsupported post request."))
             if len(segments) == 2:
                 return self._lead(segments[1], query, rule)
             if len(segments) == 3 and segments[2] == "leads":
@@ -325,6 +368,42 @@ class FakeGraphAPI:
             "missing permissions, or does not support this operation."
         )
         return self._error_body(100, 33, message)
+
+    def _debug_token(self, query: dict[str, str], caller: TokenRule) -> tuple[int, dict[str, str], bytes]:
+        rule = self.tokens.get(query.get("input_token", ""))
+        if rule is None or not rule.valid:
+            error = {"code": 190, "message": (rule.message if rule else "") or "Invalid OAuth access token."}
+            return _answer(200, {"data": {"app_id": APP_ID, "is_valid": False, "error": error, "scopes": []}})
+        data: dict[str, Any] = {
+            "app_id": APP_ID,
+            "type": "PAGE",
+            "application": "leadgate test app",
+            "expires_at": rule.expires_at,
+            "is_valid": True,
+            "issued_at": int(time.time()) - 86400,
+            "scopes": list(rule.scopes),
+            "user_id": "7700",
+        }
+        if rule.pages is not None and len(rule.pages) == 1:
+            data["profile_id"] = next(iter(rule.pages))
+        return _answer(200, {"data": data})
+
+    def _subscribed_apps(
+        self, method: str, page_id: str, query: dict[str, str], rule: TokenRule
+    ) -> tuple[int, dict[str, str], bytes]:
+        if rule.pages is not None and page_id not in rule.pages:
+            return _answer(400, self._missing(page_id))
+        apps = self.subscriptions.setdefault(page_id, {})
+        if method == "POST":
+            wanted = [f for f in query.get("subscribed_fields", "").split(",") if f]
+            if not wanted:
+                return _answer(400, self._error_body(100, None, "(#100) The parameter subscribed_fields is required"))
+            if "pages_manage_metadata" not in rule.scopes:
+                return _answer(403, self._error_body(200, None, "(#200) Requires pages_manage_metadata permission"))
+            apps[APP_ID] = sorted(set(apps.get(APP_ID, [])) | set(wanted))
+            return _answer(200, {"success": True})
+        data = [{"id": app, "name": "leadgate test app", "subscribed_fields": f} for app, f in apps.items() if f]
+        return _answer(200, {"data": data})
 
     def _render(self, lead_id: str, query: dict[str, str]) -> dict[str, Any]:
         wanted = {name.strip() for name in query.get("fields", "").split(",") if name.strip()} | {"id"}
@@ -377,6 +456,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self._handle()
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)  # Graph takes its parameters in the query string here
         self._handle()
 
     def _handle(self) -> None:

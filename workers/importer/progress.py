@@ -85,6 +85,8 @@ class ImportSummary:
     skipped: int = 0
     failed: int = 0
     invalid: int = 0
+    warned: int = 0
+    """Rows imported with an email or phone that could not be normalized (kept as custom_fields.raw_*)."""
     contacts_created: int = 0
     chunks: int = 0
     requests: int = 0
@@ -115,6 +117,9 @@ class ImportListener:
 
     def row_rejected(self, line: int, reason: str, stage: str) -> None:
         """A row that will not be in ConnectGain: ``stage`` is ``"invalid"`` or ``"failed"``."""
+
+    def row_warned(self, line: int, warning: str) -> None:
+        """A valid row that lost a value on the way: an email or phone that could not be normalized."""
 
     def chunk_done(self, outcome: ChunkOutcome) -> None:
         """A chunk was sent (or found done in the journal, or counted in a dry run)."""

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import Unprocessable
+from adapters.normalize import UNNORMALISED_KEYS
+from adapters.normalize import unnormalised
 from leadgate.config import Config
 from workers.connectgain import ConnectGainClient
 from workers.connectgain import raise_for_response
@@ -87,7 +89,10 @@ class _Import:
             )
         self.destination = config.destinations[source.destination]
         if not options.dry_run and not self.destination.configured:
-            raise ImportRefused(f"destination {self.destination.name!r} has no api_key; set it, or use --dry-run")
+            raise ImportRefused(
+                f"destination {self.destination.name!r} has no api_key; set it, use --dry-run, or run "
+                "`leadgate dev` in this directory to import into its sandbox CRM"
+            )
         if options.default_source:
             source = dataclasses.replace(source, source=options.default_source)
         self.source = source
@@ -145,6 +150,17 @@ class _Import:
         assert self.failed is not None
         self.failed.write(record, error)
         self.listener.row_rejected(record.line, error, stage)
+
+    def _warn_if_weak(self, record: CsvRecord, payload: dict[str, Any]) -> None:
+        """Counts and reports a row whose email or phone was given but could not be normalized."""
+        lost = unnormalised(payload)
+        if not lost:
+            return
+        self.summary.warned += 1
+        warning = "; ".join(
+            f"{name} could not be normalized (kept as custom_fields.{UNNORMALISED_KEYS[name]})" for name in lost
+        )
+        self.listener.row_warned(record.line, warning)
 
     # -- chunks --
 
@@ -331,10 +347,13 @@ class _Import:
         for record in records:
             self.summary.total += 1
             try:
-                chunk.append((record, row_payload(record, names, self.kind, self.source, self.options.default_tags)))
+                payload = row_payload(record, names, self.kind, self.source, self.options.default_tags)
             except Unprocessable as err:
                 self.summary.invalid += 1
                 self._reject(record, rejection_reason(err), "invalid")
+            else:
+                chunk.append((record, payload))
+                self._warn_if_weak(record, payload)
             if len(chunk) >= self.chunk_size:
                 self._flush(chunk)
             elif self.summary.total % PROGRESS_EVERY == 0:

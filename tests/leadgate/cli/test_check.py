@@ -65,3 +65,27 @@ def test_check_config_says_where_a_cluster_store_and_rqs_redis_are(config_file):
     assert "a Redis Cluster, from 2 start node(s); store keys tagged {lg}:" in output
     assert "RQ jobs and rate limits: QUEUE_REDIS_URL/queue_redis_url" in output
     assert "pw" not in output.replace("prints", "")
+
+
+def test_check_config_says_admin_and_metrics_are_off_without_an_admin_token(config_file):
+    output = text(cli(config_file, "check-config"))
+    assert "admin: off (no admin_token: /admin/ answers 404" in output
+    assert "metrics: off" in output
+    assert "set public_url to print full ones" in output
+
+
+def test_check_config_prints_admin_and_metrics_urls_in_full_with_a_public_url(config_file):
+    token = "t" * 40
+    config_file.write_text(
+        f"public_url: https://leads.example-company.com/\nadmin_token: {token}\n" + config_file.read_text()
+    )
+    output = text(cli(config_file, "check-config"))
+    assert (
+        "admin: on (admin_token set): dashboard https://leads.example-company.com/admin/, "
+        "API https://leads.example-company.com/admin/api/" in output
+    )
+    assert "metrics: at https://leads.example-company.com/metrics with the admin token as bearer" in output
+    assert "relative URLs" not in output
+    assert token not in output
+    config_file.write_text("metrics_public: true\n" + config_file.read_text())
+    assert "metrics: public at https://leads.example-company.com/metrics" in text(cli(config_file, "check-config"))

@@ -29,15 +29,16 @@ def test_events_json_lists_a_posted_event_and_its_delivery(client, rt, crm, conf
     assert delivered["delivered_at"] >= delivered["received_at"] > 0
 
 
-def test_events_without_json_prints_a_table(client, rt, config_file):
+def test_events_without_json_prints_a_table_or_one_line_when_empty(client, rt, config_file):
     empty = cli(config_file, "events")
     assert empty.exit_code == 0
-    assert "(none)" in text(empty)
+    assert text(empty) == "no events yet\n"
+    assert text(cli(config_file, "events", "--source", "careers")) == "no events match these filters\n"
     post(client, "jane@example.com")
     listed = cli(config_file, "events")
     assert listed.exit_code == 0
     assert "recent events" in text(listed)
-    assert "(none)" not in text(listed)
+    assert "no events" not in text(listed)
 
 
 def test_events_filters_by_status_and_source(client, rt, crm, config_file, deliver_all):
@@ -137,7 +138,7 @@ def test_purge_one_then_all(client, rt, crm, config_file, deliver_all):
     assert sorted(e["id"] for e in cli_json(config_file, "dlq", "list")) == sorted(rest)
     assert [e["id"] for e in cli_json(config_file, "events", "--status", "purged")] == [first]
 
-    every = cli(config_file, "dlq", "purge", "--all")
+    every = cli(config_file, "dlq", "purge", "--all", "--yes")
     assert every.exit_code == 0, text(every)
     assert "purged 2 dead letter(s)" in text(every)
     assert cli_json(config_file, "dlq", "list") == []

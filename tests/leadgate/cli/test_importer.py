@@ -92,7 +92,15 @@ def test_an_import_prints_chunks_and_the_summary_table(config_file: Path, crm: S
     assert result.exit_code == 0, out
     assert "chunk 1 (500 rows, lines 2-501): 500 new, 0 updated, 0 skipped, 0 failed" in out
     assert "chunk 3 (200 rows, lines 1002-1201)" in out
-    assert summary_table(out) == {"total": 1200, "new": 1200, "updated": 0, "skipped": 0, "failed": 0, "invalid": 0}
+    assert summary_table(out) == {
+        "total": 1200,
+        "new": 1200,
+        "updated": 0,
+        "skipped": 0,
+        "failed": 0,
+        "invalid": 0,
+        "warned": 0,
+    }
     assert "3 request(s), 1200 rows sent" in out
     assert f"failed rows (0): {tmp_path / 'people.failed.csv'}" in out.replace("\n", "")
     assert [len(r["body"]["contacts"]) for r in crm.requests] == [500, 500, 200]
@@ -107,8 +115,52 @@ def test_bad_rows_are_printed_by_line_and_exit_1(config_file: Path, crm: Sandbox
     out = text(result)
     assert result.exit_code == 1, out
     assert [int(n) for n in re.findall(r"line (\d+) invalid: email: not a valid email address", out)] == [11, 21, 31]
-    assert summary_table(out) == {"total": 30, "new": 27, "updated": 0, "skipped": 0, "failed": 0, "invalid": 3}
+    assert summary_table(out) == {
+        "total": 30,
+        "new": 27,
+        "updated": 0,
+        "skipped": 0,
+        "failed": 0,
+        "invalid": 3,
+        "warned": 0,
+    }
     assert len(crm.deliveries_by_email()) == 27
+
+
+def test_rows_whose_email_or_phone_could_not_be_normalized_are_warned_about_and_counted(
+    config_file: Path, crm: SandboxCRM, tmp_path: Path
+):
+    path = tmp_path / "weak.csv"
+    path.write_text(
+        "name,email,phone\nJane Roe,not-an-email,abc\n"
+        "Bob Poe,bob@example.com,(415) 555-2671\nAl Xu,al@example.com,12\n",
+        encoding="utf-8",
+    )
+
+    result = cli(config_file, str(path), "--source", "csv-import")
+
+    out = text(result)
+    assert result.exit_code == 0, out  # imported: a warning, not a failure
+    assert (
+        "line 2 warning: email could not be normalized (kept as custom_fields.raw_email); "
+        "phone could not be normalized (kept as custom_fields.raw_phone)" in out
+    )
+    assert "line 4 warning: phone could not be normalized" in out and "line 3 warning" not in out
+    assert summary_table(out) == {
+        "total": 3,
+        "new": 3,
+        "updated": 0,
+        "skipped": 0,
+        "failed": 0,
+        "invalid": 0,
+        "warned": 2,
+    }
+    assert "2 row(s) warned" in out
+    [jane] = [c for c in crm.requests[0]["body"]["contacts"] if c.get("first_name") == "Jane"]
+    assert "email" not in jane and jane["custom_fields"]["raw_email"] == "not-an-email"
+
+    dry = text(cli(config_file, str(path), "--source", "csv-import", "--dry-run", "--state", str(tmp_path / "s2")))
+    assert summary_table(dry) == {"total": 3, "valid": 3, "invalid": 0, "warned": 2}
 
 
 def test_a_dry_run_sends_nothing(config_file: Path, crm: SandboxCRM, tmp_path: Path):
@@ -119,7 +171,7 @@ def test_a_dry_run_sends_nothing(config_file: Path, crm: SandboxCRM, tmp_path: P
     out = text(result)
     assert result.exit_code == 1, out
     assert "dry run: nothing sent" in out and "would send 2 request(s)" in out
-    assert summary_table(out) == {"total": 700, "valid": 693, "invalid": 7}
+    assert summary_table(out) == {"total": 700, "valid": 693, "invalid": 7, "warned": 0}
     assert crm.requests == []
 
 
@@ -200,7 +252,15 @@ def test_done_when_5000_rows_import_with_a_progress_bar_bad_rows_by_line_and_a_r
     assert code == 1  # five bad rows
     assert "━" in out and "100%" in out  # rich's bar, drawn to the end
     assert [int(n) for n in re.findall(r"line (\d+) invalid", out)] == [1001, 2001, 3001, 4001, 5001]
-    assert summary_table(out) == {"total": 5000, "new": 4995, "updated": 0, "skipped": 0, "failed": 0, "invalid": 5}
+    assert summary_table(out) == {
+        "total": 5000,
+        "new": 4995,
+        "updated": 0,
+        "skipped": 0,
+        "failed": 0,
+        "invalid": 5,
+        "warned": 0,
+    }
     assert len(crm.requests) == 10
     assert elapsed < 30
 

@@ -1,0 +1,80 @@
+"""The ``leadgate`` group as a whole: its help, and that no command leaves a process behind."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from click.testing import CliRunner
+
+from leadgate.cli import main
+from leadgate.cli.app import UNCUT
+from leadgate.embedded_redis import EmbeddedRedis
+from tests.support.config import API_KEY
+from tests.support.config import BASE_CONFIG
+
+
+def words(output: str) -> str:
+    return re.sub(r"\s+", " ", output)
+
+
+@pytest.mark.parametrize("group", [[], ["dlq"], ["destinations"]], ids=["top", "dlq", "destinations"])
+def test_help_lists_every_command_with_its_whole_description_at_80_columns(group):
+    result = CliRunner().invoke(main, [*group, "--help"], terminal_width=80)
+    assert result.exit_code == 0
+    listing = result.output.split("Commands:", 1)[1]
+    assert "..." not in listing
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    command = main
+    for name in group:
+        command = command.commands[name]
+    for sub in command.commands.values():
+        assert words(sub.get_short_help_str(UNCUT)) in words(result.output)
+
+
+@pytest.fixture
+def embedded_config(tmp_path: Path, crm) -> Iterator[tuple[Path, EmbeddedRedis]]:
+    """A config with no redis_url: the commands use the embedded Redis in its data_dir."""
+    data_dir = tmp_path / "var"
+    path = tmp_path / "leadgate.yaml"
+    path.write_text(f"data_dir: {data_dir}\n" + BASE_CONFIG.format(crm_url=crm.url, api_key=API_KEY))
+    embedded = EmbeddedRedis(data_dir)
+    yield path, embedded
+    embedded.stop()
+
+
+@pytest.mark.parametrize(
+    "args", [["events"], ["health"], ["dlq", "list"], ["destinations", "list"]], ids=lambda a: " ".join(a)
+)
+def test_a_command_stops_the_embedded_redis_it_had_to_start(embedded_config, args):
+    path, embedded = embedded_config
+    result = CliRunner().invoke(main, [*args, "--config", str(path)])
+    assert result.exit_code in (0, 1), result.output  # health: 1, no worker
+    assert (embedded.data_dir / "redis.log").exists()  # it did start one
+    assert not embedded.ping()
+
+
+def test_a_command_leaves_an_embedded_redis_it_found_running(embedded_config):
+    path, embedded = embedded_config
+    embedded.ensure_running()
+    result = CliRunner().invoke(main, ["events", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert embedded.ping()
+
+
+def test_an_embedded_redis_another_process_attached_to_is_left_running(embedded_config):
+    path, _ = embedded_config
+    starter = EmbeddedRedis(path.parent / "var")
+    starter.ensure_running()
+    client = redis.Redis.from_url(starter.url)  # another process attached meanwhile
+    client.ping()
+    try:
+        assert not starter.stop_if_unused()
+        assert starter.ping()
+    finally:
+        client.close()
+    assert starter.stop_if_unused()
+    assert not starter.ping()
