@@ -10,7 +10,6 @@ payloads to ``/create-lead``, with the same headers, over one keep-alive connect
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -99,10 +98,7 @@ def plain_loop(bench: Bench, events: list[Event]) -> DeliveryRun:
 def delivered_window(bench: Bench, rt: Runtime, ids: list[str]) -> float:
     """Seconds from the start of the first delivery attempt to the last lead recorded delivered."""
     events = rt.store.get_many(ids)
-    pipe = bench.redis.pipeline(transaction=False)
-    for event_id in ids:
-        pipe.lindex(rt.store.attempts_key(event_id), 0)
-    firsts = [json.loads(item)["at"] for item in pipe.execute() if item]
+    firsts = [attempt["at"] for attempt in rt.store.first_attempts(ids).values()]
     return max(e.delivered_at for e in events) - min(firsts)
 
 
@@ -114,7 +110,7 @@ def run_worker(
     delivered_field = metrics.counter_field("delivered", "main")
     deadline = time.monotonic() + timeout
     try:
-        while int(bench.redis.hget(metrics.COUNTERS_KEY, delivered_field) or 0) < len(ids):
+        while int(bench.redis.hget(rt.store.counters_key, delivered_field) or 0) < len(ids):
             if not worker.running:
                 raise RuntimeError(f"leadgate worker exited with {worker.proc.returncode}\n{worker.tail()}")
             if time.monotonic() > deadline:

@@ -1,4 +1,5 @@
-"""Part (a): acknowledged webhooks per second and acknowledgement latency, gateway vs bare Flask vs a naive forwarder.
+"""Part (a): acknowledged webhooks per second and acknowledgement latency, gateway vs bare Flask, the durable
+minimum (:func:`bench.apps.durable_app`) and a naive forwarder.
 
 All three run under ``gunicorn --config gunicorn.conf.py`` with the same environment (so the same
 ``WEB_CONCURRENCY`` and ``GUNICORN_THREADS``), started together and warmed up, then loaded one at a
@@ -34,6 +35,9 @@ from leadgate.sandbox.processes import peak_rss_kib
 from leadgate.sandbox.processes import process_children
 
 __all__ = ["IngestRun", "IngestSettings", "measure_ingestion"]
+
+KINDS = (("form", FORM_SOURCE), ("facebook", FACEBOOK_SOURCE))
+"""The kinds of post the gateway and the durable minimum are loaded with, and the source each goes to."""
 
 MAX_RATE = 12_000
 """Requests per second no contender reaches here: enough unique bodies are written for it."""
@@ -142,12 +146,16 @@ def measure_ingestion(
     naive_env = {**bench.env, "BENCH_CRM_URL": bench.crm_url, "BENCH_CRM_API_KEY": API_KEY}
     services = {
         "bare Flask": procs.start_gunicorn("bare-flask", "bench.apps:bare_app()", bench.env),
+        "durable minimum": procs.start_gunicorn(
+            "durable-minimum", "bench.apps:durable_app()", {**bench.env, "REDIS_URL": bench.redis_url}
+        ),
         "naive forwarder": procs.start_gunicorn("naive-forwarder", "bench.apps:forwarder_app()", naive_env),
         "leadgate gateway": procs.start_gunicorn("gateway", "gateway:create_app()", bench.leadgate_env(100)),
     }
     conditions: list[Condition] = [Condition("bare Flask", "form", FORM_SOURCE, None)]
+    conditions += [Condition("durable minimum", kind, source, None) for kind, source in KINDS]
     conditions += [Condition("naive forwarder", "form", FORM_SOURCE, latency) for latency in settings.latencies]
-    for kind, source in (("form", FORM_SOURCE), ("facebook", FACEBOOK_SOURCE)):
+    for kind, source in KINDS:
         conditions += [Condition("leadgate gateway", kind, source, latency) for latency in settings.latencies]
     bench.crm_reset(0)
     for condition in {(c.contender, c.kind, c.source): c for c in conditions}.values():
@@ -163,7 +171,7 @@ def measure_ingestion(
             service, url = services[condition.contender]
             bench.crm_reset(condition.crm_latency or 0.0)
             gateway = condition.contender == "leadgate gateway"
-            if gateway:
+            if gateway or condition.contender == "durable minimum":
                 bench.flush()
             result, cpu = measured(
                 service, f"{url}/hooks/{condition.source}", condition.kind, settings.seconds / settings.slices

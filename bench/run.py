@@ -34,6 +34,9 @@ from bench.report import build_table
 from bench.report import markdown
 from bench.report import ratios
 from bench.report import rows
+from bench.speed import SpeedResults
+from bench.speed import SpeedSettings
+from bench.speed import measure_speed
 from bench.stack import API_KEY
 from bench.stack import Bench
 from bench.stack import base_env
@@ -44,6 +47,10 @@ __all__ = ["main"]
 
 FULL = {"seconds": 20.0, "slices": 4, "warmup": 3.0, "single": 200, "bulk": 10_000, "memory": 2_000}
 QUICK = {"seconds": 4.0, "slices": 2, "warmup": 1.0, "single": 60, "bulk": 2_000, "memory": 500}
+SPEED = {
+    "full": SpeedSettings(rates=((50, 8.0), (500, 4.0)), idle_seconds=60.0),
+    "quick": SpeedSettings(rates=((50, 4.0), (500, 2.0)), idle_seconds=5.0),
+}
 
 
 def raw_results(
@@ -53,6 +60,7 @@ def raw_results(
     rss: dict[str, int],
     handler_slots: int,
     memory: MemoryResults | None = None,
+    speed: SpeedResults | None = None,
 ) -> dict[str, Any]:
     """The run's figures as plain JSON (latency histograms left out)."""
     return {
@@ -86,7 +94,21 @@ def raw_results(
             run.kind: {"now": asdict(run.now), "before_format": run.before, "redis_version": run.redis_version}
             for run in (memory.runs if memory else [])
         },
-        "ratios": [asdict(r) for r in ratios(ingest, delivery, handler_slots)],
+        "speed_to_lead": [
+            {
+                "label": run.label,
+                "rate": run.rate,
+                "crm_latency": run.crm_latency,
+                "leads": run.leads,
+                "p50_ms": run.p50_ms,
+                "p99_ms": run.p99_ms,
+                "max_ms": run.max_ms,
+                "cpu_seconds": run.cpu,
+                "redis_commands_per_lead": run.commands_per_lead,
+            }
+            for run in (speed.runs if speed else [])
+        ],
+        "ratios": [asdict(r) for r in ratios(ingest, delivery, handler_slots, speed, rss)],
     }
 
 
@@ -97,7 +119,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--seconds", type=float, help="measured load per condition, in slices taken in turns (default 20, quick 4)"
     )
     parser.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections (32)")
-    parser.add_argument("--parts", default="ingest,delivery,memory", help="which parts to run: ingest,delivery,memory")
+    parser.add_argument(
+        "--parts", default="ingest,delivery,memory,speed", help="which parts to run: ingest,delivery,memory,speed"
+    )
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown to this file")
     parser.add_argument("--json", type=Path, help="also write the raw results as JSON to this file")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, configs)")
@@ -128,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     ingest: IngestResults | None = None
     delivery: DeliveryResults | None = None
     memory: MemoryResults | None = None
+    speed: SpeedResults | None = None
     bench: Bench | None = None
     try:
         log(f"run directory {workdir}; {multiprocessing.cpu_count()} CPUs; load generator {generator}")
@@ -146,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             delivery = measure_delivery(bench, procs, int(preset["single"]), int(preset["bulk"]), log)
         if "memory" in parts:
             memory = measure_memory(bench, int(preset["memory"]), log)
+        if "speed" in parts:
+            speed = measure_speed(bench, procs, SPEED["quick" if args.quick else "full"], log)
     except KeyboardInterrupt:
         console.print("[red]interrupted; stopping everything[/red]")
     finally:
@@ -159,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         rss.update(
             {f"leadgate worker, {run.mode}": run.worker_rss_kib for run in delivery.runs.values() if run.worker_rss_kib}
         )
-    sections = rows(ingest, delivery, rss, workers * threads, memory)
+    sections = rows(ingest, delivery, rss, workers * threads, memory, speed)
     seconds = args.seconds or preset["seconds"]
     title = (
         f"leadgate benchmark ({'quick' if args.quick else 'full'}): {multiprocessing.cpu_count()} CPUs, gunicorn "
@@ -171,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         args.markdown.write_text(f"{title}\n\n{markdown(sections)}")
     if args.json:
-        args.json.write_text(json.dumps(raw_results(title, ingest, delivery, rss, workers * threads, memory), indent=2))
+        raw = raw_results(title, ingest, delivery, rss, workers * threads, memory, speed)
+        args.json.write_text(json.dumps(raw, indent=2))
     if args.keep:
         console.print(f"logs and configs kept in {workdir}")
     else:

@@ -58,8 +58,9 @@ if not status then
   return 0
 end
 if not string.find(ARGV[5], ',' .. status .. ',', 1, true) then return 0 end
-if redis.call('HGET', KEYS[1], 'dispatch') ~= ARGV[2] then return -1 end
-local destination = redis.call('HGET', KEYS[1], 'destination')
+local current = redis.call('HMGET', KEYS[1], 'dispatch', 'destination')
+if current[1] ~= ARGV[2] then return -1 end
+local destination = current[2]
 if (destination or '') ~= ARGV[6] then return -3 end  -- changed since the caller read it: KEYS[7] is not its set
 if destination and redis.call('HEXISTS', KEYS[3], destination) == 1 then
   redis.call('HSET', KEYS[1], 'status', 'paused', 'updated_at', ARGV[3], 'next_attempt_at', '')
@@ -86,16 +87,16 @@ for i = 1, n do
   local key = KEYS[1 + i]
   local due = redis.call('ZSCORE', KEYS[1], id)
   if due and tonumber(due) <= tonumber(ARGV[1]) then
-    if redis.call('EXISTS', key) == 0 then
+    local event = redis.call('HMGET', key, 'received_at', 'batchable', 'destination')
+    if not event[1] then  -- every event has received_at: the record is gone
       redis.call('ZREM', KEYS[1], id)
     else
       redis.call('ZADD', KEYS[1], ARGV[2], id)
       table.insert(out, id)
       table.insert(out, redis.call('HINCRBY', key, 'dispatch', 1))
-      local destination = redis.call('HGET', key, 'destination')
       -- a destination changed since the read goes without a ready entry: its job sends it alone
-      if redis.call('HGET', key, 'batchable') == '1' and destination == ARGV[2 + n + i] then
-        redis.call('ZADD', KEYS[1 + n + i], redis.call('HGET', key, 'received_at'), id)
+      if event[2] == '1' and event[3] == ARGV[2 + n + i] then
+        redis.call('ZADD', KEYS[1 + n + i], event[1], id)
       end
     end
   end
@@ -118,15 +119,18 @@ if outcome ~= 'delivered' then
   if redis.call('HGET', KEYS[1], 'dispatch') ~= ARGV[2] then return 0 end
   if redis.call('HGET', KEYS[1], 'status') == 'delivered' then return 0 end
 end
+local set, unset = {}, {}
 for i = 14, #ARGV, 2 do
   if ARGV[i + 1] == '' then
-    redis.call('HDEL', KEYS[1], ARGV[i])
+    table.insert(unset, ARGV[i])
   else
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+    table.insert(set, ARGV[i])
+    table.insert(set, ARGV[i + 1])
   end
 end
+if #set > 0 then redis.call('HSET', KEYS[1], unpack(set)) end
 local function settle()
-  for name in string.gmatch(ARGV[13], '[^,]+') do redis.call('HDEL', KEYS[1], name) end
+  for name in string.gmatch(ARGV[13], '[^,]+') do table.insert(unset, name) end
   redis.call('EXPIRE', KEYS[1], ARGV[7])
   redis.call('EXPIRE', KEYS[4], ARGV[12])
   redis.call('EXPIRE', KEYS[9], ARGV[12])
@@ -157,6 +161,7 @@ elseif outcome == 'ignore' then
   redis.call('ZREM', KEYS[6], ARGV[1])
   settle()
 end
+if #unset > 0 then redis.call('HDEL', KEYS[1], unpack(unset)) end  -- one HDEL: emptied and settled fields
 redis.call('HINCRBY', KEYS[7], ARGV[8], 1)
 return 1
 """
