@@ -9,6 +9,7 @@ The unit tests' client checks that every key a script touches is declared in its
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from tests.support.config import parse_yaml
 from tests.support.declared_keys import DeclaredKeysRedis
 from tests.support.delivery import drain
 from tests.support.stack import REPORT
+from tests.support.stack import REPORT_FILE_ENV
 from tests.support.stack import Stack
 from workers.clients import close_all
 
@@ -161,9 +163,28 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     assert not leftovers, f"processes survived teardown: {leftovers}"
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
+REPORT_PATH = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The run's report file, made once by the main process; pytest-xdist's workers inherit its name."""
+    if not hasattr(config, "workerinput") and REPORT_FILE_ENV not in os.environ:
+        handle, path = tempfile.mkstemp(prefix="leadgate-test-report-", suffix=".txt")
+        os.close(handle)
+        os.environ[REPORT_FILE_ENV] = path
+        config.stash[REPORT_PATH] = path
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     """Shows the counts the fault-injection and end-to-end tests measured (acknowledged, delivered, lost, ...)."""
-    if REPORT:
+    path = config.stash.get(REPORT_PATH, None)
+    lines = REPORT
+    if path is not None:
+        with open(path, encoding="utf-8") as file:
+            lines = file.read().splitlines()
+        os.unlink(path)
+        os.environ.pop(REPORT_FILE_ENV, None)
+    if lines:
         terminalreporter.section("fault-injection and end-to-end counts")
-        for line in REPORT:
+        for line in lines:
             terminalreporter.write_line(line)

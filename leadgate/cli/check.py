@@ -48,7 +48,8 @@ def surface_lines(config: Config) -> list[str]:
 @with_config
 def check_config(config: Config) -> None:
     """Validate the config file and print every source with its URL, and what admin and /metrics expose."""
-    table = Table(title=f"leadgate config: {config.path}")
+    console.print(f"config file: {config.path}", soft_wrap=True, highlight=False)  # whole: a table title is cut
+    table = Table(title="leadgate config")
     for column in ("source", "kind", "URL", "destination", "ConnectGain source"):
         table.add_column(column, no_wrap=column == "URL", overflow="ignore" if column == "URL" else "fold")
     for source in config.sources.values():

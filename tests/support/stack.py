@@ -614,12 +614,19 @@ def _redis_pid(server: EmbeddedRedis) -> int | None:
 REPORT: list[str] = []
 """Lines the end-to-end and fault tests want in CI's output even when they pass (see tests/conftest.py)."""
 
+REPORT_FILE_ENV = "LEADGATE_TEST_REPORT"
+"""A file every test process appends its report lines to: pytest-xdist's workers are other processes."""
+
 
 def report(line: str) -> None:
     """Prints a result line now (visible with -s) and keeps it for the end-of-run summary."""
     line = line.strip()
     print(line)
     REPORT.append(line)
+    path = os.environ.get(REPORT_FILE_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as file:  # one short append per line: whole lines, any process
+            file.write(line + "\n")
 
 
 def summary(events: dict[str, Event]) -> dict[str, Any]:

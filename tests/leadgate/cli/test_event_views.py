@@ -90,21 +90,24 @@ def test_times_are_local_by_default_and_utc_on_request(client, rt, config_file, 
 def test_follow_prints_new_events_and_status_changes_once_each_then_stops(client, rt, config_file, deliver_all):
     first = post(client, "ann@example.com")
     results = []
-    args = ["events", "--follow", "--for", "1.6", "--interval", "0.1", "--json", "--config", str(config_file)]
+    # generous margins: the follower polls every 0.1 s, and a busy machine may delay any step by a second
+    args = ["events", "--follow", "--for", "5", "--interval", "0.1", "--json", "--config", str(config_file)]
     follower = threading.Thread(target=lambda: results.append(CliRunner().invoke(main, args)))
     started = time.monotonic()
     follower.start()
-    time.sleep(0.4)
+    time.sleep(1.2)
     second = post(client, "bob@example.com")
-    time.sleep(0.4)
+    time.sleep(1.2)
     deliver_all(rt)
-    follower.join(timeout=10)
-    assert 1.5 <= time.monotonic() - started < 6
+    follower.join(timeout=20)
+    assert 4.9 <= time.monotonic() - started < 20
     [result] = results
     assert result.exit_code == 0, result.output
     seen = [(e["id"], e["status"]) for e in map(json.loads, result.stdout.splitlines())]
     assert seen[:2] == [(first, "queued"), (second, "queued")]
-    assert sorted(seen[2:]) == sorted([(first, "delivered"), (second, "delivered")])
+    later = seen[2:]  # a slow delivery may also be seen in flight ("delivering"), each change once
+    assert len(later) == len(set(later)) and {status for _, status in later} <= {"delivering", "delivered"}
+    assert {(first, "delivered"), (second, "delivered")} <= set(later)
 
 
 def test_follow_without_json_prints_one_line_per_change(client, rt, config_file):
