@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import fields
 from datetime import datetime
 from datetime import timezone
 from typing import Any
@@ -64,9 +65,9 @@ def format_utc(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if ts else "unknown"
 
 
-@dataclass(frozen=True)
-class Condition:
-    """One active problem, as found by one evaluation."""
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    """What an alert is about: shared by a condition found now, its stored state and a message about it."""
 
     key: str
     """Stable across evaluations: ``<kind>:<subject>`` (``dead_letters:contact-us``)."""
@@ -81,25 +82,22 @@ class Condition:
     """The one command or dashboard link that fixes it."""
     detail: str = ""
     severity: str = "critical"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Condition(Problem):
+    """One active problem, as found by one evaluation."""
+
     regrow_after: float | None = None
     """For batched conditions (dead letters): send an ``update`` when more leads are affected and this long passed."""
 
 
-@dataclass(frozen=True)
-class Notice:
+@dataclass(frozen=True, kw_only=True)
+class Notice(Problem):
     """One message to every channel about one condition."""
 
     state: str
     """``firing``, ``update``, ``reminder``, ``resolved`` or ``test``."""
-    key: str
-    kind: str
-    subject: str
-    title: str
-    since: float
-    affected: int
-    fix: str
-    detail: str = ""
-    severity: str = "critical"
     at: float = field(default_factory=time.time)
 
     @property
@@ -124,35 +122,20 @@ class Notice:
         return {**asdict(self), "text": self.text()}
 
     @classmethod
-    def about(cls, condition: Condition | AlertState, state: str, now: float) -> Notice:
-        return cls(
-            state=state,
-            key=condition.key,
-            kind=condition.kind,
-            subject=condition.subject,
-            title=shareable(condition.title),
-            since=condition.since,
-            affected=condition.affected,
-            fix=condition.fix,
-            detail=shareable(condition.detail),
-            severity=condition.severity,
-            at=now,
-        )
+    def about(cls, problem: Problem, state: str, now: float) -> Notice:
+        """A message about ``problem``, its texts made shareable (secrets redacted, e-mails masked)."""
+        shared = {name: getattr(problem, name) for name in PROBLEM_FIELDS}
+        shared.update(title=shareable(problem.title), detail=shareable(problem.detail))
+        return cls(**shared, state=state, at=now)
 
 
-@dataclass(frozen=True)
-class AlertState:
+PROBLEM_FIELDS = tuple(f.name for f in fields(Problem))
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertState(Problem):
     """What is stored about one condition (``lg:alert:<key>``)."""
 
-    key: str
-    kind: str
-    subject: str
-    title: str
-    since: float
-    affected: int
-    fix: str
-    detail: str = ""
-    severity: str = "critical"
     last_sent: float = 0.0
     """0 until one channel took a message about it: the next evaluation tries again."""
     sent_affected: int = 0

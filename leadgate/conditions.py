@@ -12,6 +12,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -259,6 +260,30 @@ def rejection_conditions(rt: Any, now: float, settings_for: Callable[[str], Cond
     return out
 
 
+def _page_condition(
+    kind: str,
+    title: str,
+    fix: str = "",
+    severity: str = "critical",
+    *,
+    key: str,
+    where: str,
+    since: float,
+    token_fix: str,
+) -> Condition:
+    """One Facebook page's problem; ``fix`` defaults to getting a new page token."""
+    return Condition(
+        key=f"{kind}:{key}",
+        kind=kind,
+        subject=where,
+        title=title,
+        since=since,
+        affected=0,
+        fix=fix or token_fix,
+        severity=severity,
+    )
+
+
 def facebook_conditions(rt: Any, now: float, settings_for: Callable[[str], ConditionSettings]) -> list[Condition]:
     """Page tokens invalid, expiring soon or short of scopes, and pages the app is no longer subscribed to."""
     out = []
@@ -272,28 +297,15 @@ def facebook_conditions(rt: Any, now: float, settings_for: Callable[[str], Condi
             f"give {where} a new long-lived page token in the config (leadgate reads it at start), then: "
             f"leadgate facebook retry-parked --source {health.source}"
         )
+        page = partial(_page_condition, key=key, where=where, since=health.checked_at, token_fix=token_fix)
         if settings.facebook_token and health.valid is False:
-            out.append(
-                Condition(
-                    key=f"facebook_token:{key}",
-                    kind="facebook_token",
-                    subject=where,
-                    title=f"the Facebook token of {where} is invalid: {health.error[:200]}",
-                    since=health.checked_at,
-                    affected=0,
-                    fix=token_fix,
-                )
-            )
+            out.append(page("facebook_token", f"the Facebook token of {where} is invalid: {health.error[:200]}"))
         elif settings.facebook_token and health.missing_scopes:
             out.append(
-                Condition(
-                    key=f"facebook_token:{key}",
-                    kind="facebook_token",
-                    subject=where,
-                    title=f"the Facebook token of {where} lacks {', '.join(health.missing_scopes)}",
-                    since=health.checked_at,
-                    affected=0,
-                    fix=token_fix + " (grant the missing permissions when you create it, and check Lead Access "
+                page(
+                    "facebook_token",
+                    f"the Facebook token of {where} lacks {', '.join(health.missing_scopes)}",
+                    token_fix + " (grant the missing permissions when you create it, and check Lead Access "
                     "Manager in Meta Business Suite)",
                 )
             )
@@ -303,30 +315,13 @@ def facebook_conditions(rt: Any, now: float, settings_for: Callable[[str], Condi
             and health.expires_at
             and health.expires_at - now < settings.token_expires_within
         ):
-            out.append(
-                Condition(
-                    key=f"facebook_token_expiry:{key}",
-                    kind="facebook_token_expiry",
-                    subject=where,
-                    title=f"the Facebook token of {where} expires in {describe_duration(health.expires_at - now)}",
-                    since=health.checked_at,
-                    affected=0,
-                    severity="warning",
-                    fix=token_fix,
-                )
-            )
+            expires = describe_duration(health.expires_at - now)
+            title = f"the Facebook token of {where} expires in {expires}"
+            out.append(page("facebook_token_expiry", title, severity="warning"))
         if settings.facebook_subscription and health.subscribed is False:
-            out.append(
-                Condition(
-                    key=f"facebook_subscription:{key}",
-                    kind="facebook_subscription",
-                    subject=where,
-                    title=f"page {health.page_id} of {health.source} is not subscribed to leadgen: no lead will arrive",
-                    since=health.checked_at,
-                    affected=0,
-                    fix=f"leadgate facebook subscribe {health.page_id} --source {health.source}",
-                )
-            )
+            title = f"page {health.page_id} of {health.source} is not subscribed to leadgen: no lead will arrive"
+            fix = f"leadgate facebook subscribe {health.page_id} --source {health.source}"
+            out.append(page("facebook_subscription", title, fix))
     return out
 
 

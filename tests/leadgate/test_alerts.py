@@ -13,6 +13,14 @@ from tests.support.config import BASE_CONFIG
 from tests.support.config import parse_yaml
 
 HOUR = 3600.0
+PAUSED = {
+    "key": "paused:main",
+    "kind": "paused",
+    "subject": "main",
+    "title": "paused",
+    "since": 100.0,
+    "fix": "resume it",
+}
 
 
 def config_with(alerts: str, **env: str):
@@ -20,11 +28,11 @@ def config_with(alerts: str, **env: str):
 
 
 def condition(affected: int = 1, regrow_after: float | None = None) -> Condition:
-    return Condition("paused:main", "paused", "main", "paused", 100.0, affected, "resume it", regrow_after=regrow_after)
+    return Condition(**PAUSED, affected=affected, regrow_after=regrow_after)
 
 
 def stored(last_sent: float, sent_affected: int = 1) -> dict[str, AlertState]:
-    state = AlertState("paused:main", "paused", "main", "paused", 100.0, 1, "resume it", last_sent=last_sent)
+    state = AlertState(**PAUSED, affected=1, last_sent=last_sent)
     return {"paused:main": AlertState(**{**state.__dict__, "sent_affected": sent_affected})}
 
 

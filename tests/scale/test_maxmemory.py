@@ -32,6 +32,7 @@ import pytest
 
 from tests.support.redis_servers import RedisProcess
 from tests.support.redis_servers import RedisServers
+from tests.support.senders import Senders
 from tests.support.stack import Ledger
 from tests.support.stack import Stack
 from tests.support.stack import report
@@ -107,7 +108,6 @@ def test_redis_full_under_load_refuses_with_503_and_delivers_every_acknowledged_
     """``from``/``until``: when Redis was kept full; a post started inside that window must be refused."""
     answered_while_pinned: list[tuple[str, int]] = []
     lock = threading.Lock()
-    failures: list[BaseException] = []
 
     def send(email: str) -> None:
         """A webhook sender: re-sends on a 503 (quicker than its Retry-After, to keep the test short)."""
@@ -144,35 +144,17 @@ def test_redis_full_under_load_refuses_with_503_and_delivers_every_acknowledged_
             retried = True
             time.sleep(RETRY_SECONDS)
 
-    def sender(emails: list[str]) -> None:
-        try:
-            for email in emails:
-                send(email)
-                time.sleep(PACE_SECONDS)
-        except BaseException as err:  # surfaced in the test's thread
-            failures.append(err)
-
-    def senders_fine() -> bool:
-        """Raises what failed in a sender thread."""
-        if failures:
-            raise failures[0]
-        return True
-
     emails = [new_email("full") for _ in range(LEADS)]
-    threads = [
-        threading.Thread(target=sender, args=(emails[n::SENDERS],), name=f"sender-{n}", daemon=True)
-        for n in range(SENDERS)
-    ]
+    senders = Senders(send, emails, SENDERS, PACE_SECONDS)
     started = time.monotonic()
-    for thread in threads:
-        thread.start()
+    senders.start()
     readyz: Counter[int] = Counter()
     try:
-        wait_until(lambda: senders_fine() and ledger.acknowledged >= BEFORE_FULL, 20, f"{BEFORE_FULL} leads", 0.05)
+        wait_until(lambda: senders.check() and ledger.acknowledged >= BEFORE_FULL, 20, f"{BEFORE_FULL} leads", 0.05)
         before = used_memory(server)
         server.client.config_set("maxmemory", before + HEADROOM)
         cut = time.monotonic()
-        wait_until(lambda: senders_fine() and bool(refused_at), 20, "Redis to fill up under the load", 0.02)
+        wait_until(lambda: senders.check() and bool(refused_at), 20, "Redis to fill up under the load", 0.02)
         filled_at = refused_at[0]
         # Full under the load. It is kept full from a moment ConnectGain is answering a delivery (the audit's
         # race); until then it hovers at its limit, a few KB freed now and then as an expiry would.
@@ -199,10 +181,7 @@ def test_redis_full_under_load_refuses_with_503_and_delivers_every_acknowledged_
             pinned["until"] = time.monotonic()
         server.client.config_set("maxmemory", MAXMEMORY)
     released = time.monotonic()
-    for thread in threads:
-        thread.join(timeout=GIVE_UP_SECONDS + 15)
-    assert not any(t.is_alive() for t in threads), "a sender hung"
-    senders_fine()
+    senders.join(GIVE_UP_SECONDS + 15)
     load_seconds = time.monotonic() - started
     held = sum(s.log_path.read_text(errors="replace").count(HELD) for s in stack.worker_services())
     try:

@@ -23,6 +23,7 @@ from tests.support.config import BASE_CONFIG
 from tests.support.hooks import post_form
 from tests.support.redis_servers import RedisServers
 from tests.support.redis_servers import SentinelSet
+from tests.support.senders import Senders
 from tests.support.stack import Ledger
 from tests.support.stack import Stack
 from tests.support.stack import free_port
@@ -96,7 +97,6 @@ def test_a_failover_under_load_loses_no_acknowledged_lead_and_sends_none_twice(
     retried_duplicates = 0
     refused_at: list[float] = []
     lock = threading.Lock()
-    failures: list[BaseException] = []
 
     def send(email: str) -> None:
         """A webhook sender: re-sends on a 503 (quicker than its Retry-After, to keep the test short)."""
@@ -127,30 +127,14 @@ def test_a_failover_under_load_loses_no_acknowledged_lead_and_sends_none_twice(
             retried = True
             time.sleep(RETRY_SECONDS)
 
-    def sender(emails: list[str]) -> None:
-        try:
-            for email in emails:
-                send(email)
-                time.sleep(PACE_SECONDS)
-        except BaseException as err:  # surfaced in the test's thread
-            failures.append(err)
-
     emails = [new_email("failover") for _ in range(LEADS)]
-    threads = [
-        threading.Thread(target=sender, args=(emails[n::SENDERS],), name=f"sender-{n}", daemon=True)
-        for n in range(SENDERS)
-    ]
+    senders = Senders(send, emails, SENDERS, PACE_SECONDS)
     started = time.monotonic()
-    for thread in threads:
-        thread.start()
+    senders.start()
     time.sleep(1.5)
     old = sentinels.failover()
     switched = time.monotonic()
-    for thread in threads:
-        thread.join(timeout=GIVE_UP_SECONDS + 15)
-    assert not any(t.is_alive() for t in threads), "a sender hung"
-    if failures:
-        raise failures[0]
+    senders.join(GIVE_UP_SECONDS + 15)
     load_seconds = time.monotonic() - started
     new = sentinels.wait_settled(timeout=30)
     assert new is not old, "the failover did not happen"

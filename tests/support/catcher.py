@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from dataclasses import replace
 from email import message_from_bytes
 from email.message import Message
-from http.server import BaseHTTPRequestHandler
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from tests.support.loopback import LoopbackServer
+from tests.support.loopback import QuietHandler
 
 __all__ = ["Catcher", "MailCatcher", "Post", "wait_for"]
 
@@ -58,22 +59,18 @@ class Catcher:
         self.posts: list[Post] = []
         self.statuses: list[int] = []
         self._lock = threading.Lock()
-        self._server: _Server | None = None
+        self._server = LoopbackServer(_Handler, self)
 
     def __enter__(self) -> Catcher:
-        self._server = _Server(("127.0.0.1", 0), self)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._server.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     def answer_next(self, *statuses: int) -> None:
         """The next posts get these statuses, in order (then 200 again)."""
@@ -92,30 +89,11 @@ class Catcher:
             return status
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
+class _Handler(QuietHandler):
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        status = self.server.catcher.take(Post(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-        payload = b"ok" if status < 400 else b"nope"
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, address: tuple[str, int], catcher: Catcher) -> None:
-        self.catcher = catcher
-        super().__init__(address, _Handler)
+        status = self.server.owner.take(Post(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        self.answer(status, b"ok" if status < 400 else b"nope")
 
 
 class _Keep:

@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
 from datetime import timezone
-from http.server import BaseHTTPRequestHandler
-from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
+
+from tests.support.loopback import LoopbackServer
+from tests.support.loopback import QuietHandler
 
 __all__ = [
     "APP_ID",
@@ -180,21 +181,15 @@ class FakeGraphAPI:
         """When set, ``paging.next`` URLs point there instead of at this server."""
         self._lock = threading.Lock()
         self._ids = 5_000_000_000_000_000
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server = LoopbackServer(_Handler, self)
 
     # lifecycle
     def start(self) -> FakeGraphAPI:
-        self._server = _Server(("127.0.0.1", 0), self)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        self._server.stop()
 
     def __enter__(self) -> FakeGraphAPI:
         return self.start()
@@ -204,8 +199,7 @@ class FakeGraphAPI:
 
     @property
     def root(self) -> str:
-        assert self._server is not None, "start the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     @property
     def url(self) -> str:
@@ -451,10 +445,7 @@ def _answer(
     return status, {"Content-Type": "application/json", **(headers or {})}, payload
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
+class _Handler(QuietHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         self._handle()
 
@@ -464,26 +455,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle()
 
     def _handle(self) -> None:
-        answer = self.server.fake.handle(self.command, self.path)
+        answer = self.server.owner.handle(self.command, self.path)
         if answer is None:
             self.close_connection = True
             return
         status, headers, payload = answer
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, address: tuple[str, int], fake: FakeGraphAPI) -> None:
-        self.fake = fake
-        super().__init__(address, _Handler)
+        self.answer(status, payload, headers)
