@@ -44,7 +44,7 @@ from adapters.form_fields import expand
 from adapters.jsonbody import load_json
 from adapters.negotiation import origin_allowed
 from adapters.negotiation import origin_key
-from adapters.negotiation import prefers_html
+from adapters.negotiation import wants_page
 from adapters.normalize import LeadDraft
 from adapters.normalize import finalize
 from adapters.options import rate_limit_field
@@ -180,6 +180,6 @@ def acknowledge(accepted: Sequence[Accepted], request: InboundRequest, source: S
     Spam and duplicates are redirected too, so a bot learns nothing from the answer.
     """
     redirect = source.option("redirect")
-    if not redirect or not prefers_html(request.header("accept")):
-        return None
+    if not redirect or not wants_page(request.header("accept"), request.header("x-requested-with")):
+        return None  # a script (an XHR wrapper says so with X-Requested-With) keeps the JSON answer
     return Reply(303, "", content_type="text/html", headers={"Location": redirect})

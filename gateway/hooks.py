@@ -173,12 +173,9 @@ def receive(source_id: str) -> Response:
         ]
     except redis.RedisError as err:
         log.error("store unavailable for %s: %s", source.id, type(err).__name__)
-        return error_response(
-            503,
-            "store_unavailable",
-            "the lead store is unavailable; retry later",
-            headers={"Retry-After": STORE_RETRY_AFTER},
-        )
+        # nothing was stored: a platform retries on the 503, a visitor's browser is asked to send it again
+        message = "the lead store is unavailable; retry later"
+        return refuse(adapter, source, 503, "store_unavailable", message, headers={"Retry-After": STORE_RETRY_AFTER})
     g.event_ids = [a.event_id for a in accepted]
     refused = [(a, item[4]) for a, item in zip(accepted, prepared, strict=True) if item[4] is not None]
     if refused:

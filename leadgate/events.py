@@ -365,11 +365,13 @@ class EventStore(DeliveryLifecycle):
         return found
 
     def dead_letters(self, source: str | None = None) -> list[Event]:
-        ids = [_text(i) for i in self.redis.zrange(self.dead_key, 0, -1)]
+        """Dead letters, the latest to fail first (every list leadgate shows is newest first)."""
+        ids = [_text(i) for i in self.redis.zrevrange(self.dead_key, 0, -1)]
         return [e for e in self.get_many(ids) if source is None or e.source == source]
 
     def parked(self, source: str | None = None) -> list[Event]:
-        ids = [_text(i) for i in self.redis.zrange(self.parked_key, 0, -1)]
+        """Parked events, the latest parked first."""
+        ids = [_text(i) for i in self.redis.zrevrange(self.parked_key, 0, -1)]
         return [e for e in self.get_many(ids) if source is None or e.source == source]
 
     def due_count(self) -> int:

@@ -39,6 +39,7 @@ _CATALOGUE: Mapping[str, Mapping[str, str]] = {
             "Please go back, check those fields and send the form again."
         ),
         "429": "Too many forms were sent from your connection. Please wait a minute and try again.",
+        "503": "We could not take your form just now. Please go back and send it again in a minute.",
         "kept": "What you sent was kept (reference {event_id}), so nothing you typed is lost.",
         "back": "Back to the form",
         "detail_label": "Technical detail",
@@ -63,6 +64,10 @@ _CATALOGUE: Mapping[str, Mapping[str, str]] = {
             "Von Ihrer Verbindung wurden zu viele Formulare gesendet. "
             "Bitte warten Sie eine Minute und versuchen Sie es erneut."
         ),
+        "503": (
+            "Wir konnten Ihr Formular gerade nicht annehmen. "
+            "Bitte gehen Sie zurück und senden Sie es in einer Minute erneut."
+        ),
         "kept": "Ihre Angaben wurden gespeichert (Referenz {event_id}), es geht also nichts verloren.",
         "back": "Zurück zum Formular",
         "detail_label": "Technische Angabe",
@@ -85,6 +90,10 @@ _CATALOGUE: Mapping[str, Mapping[str, str]] = {
         ),
         "429": (
             "Trop de formulaires ont été envoyés depuis votre connexion. Veuillez patienter une minute et réessayer."
+        ),
+        "503": (
+            "Nous n'avons pas pu recevoir votre formulaire pour le moment. "
+            "Veuillez revenir en arrière et l'envoyer à nouveau dans une minute."
         ),
         "kept": (
             "Vos informations ont été conservées (référence {event_id}) : rien de ce que vous avez saisi n'est perdu."

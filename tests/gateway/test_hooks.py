@@ -73,6 +73,12 @@ def test_browser_post_with_redirect_gets_303(client, rt):
     assert len(rt.store.recent()) == 1
 
 
+def test_an_xhr_post_that_accepts_html_keeps_the_json_answer(client, rt):
+    headers = {"Accept": "text/html,*/*", "X-Requested-With": "XMLHttpRequest"}
+    response = post_form(client, LEAD, headers=headers)
+    assert response.status_code == 202 and response.get_json()["ok"] is True
+
+
 def test_no_contact_field_is_422_naming_fields_and_is_kept_as_rejected(client, rt):
     response = post_form(client, {"email": "not-an-email", "phone": "12", "message": "hi"})
     assert response.status_code == 422
@@ -212,6 +218,19 @@ def test_redis_down_answers_503_and_acknowledges_nothing(config):
     assert response.get_json()["error"] == "store_unavailable"
     assert app.test_client().get("/readyz").status_code == 503
     assert app.test_client().get("/healthz").status_code == 200
+
+
+def test_redis_down_shows_a_visitors_browser_a_page_asking_to_send_again(config):
+    from gateway import create_app
+
+    dead = redis.Redis(host="127.0.0.1", port=1, **client_options())
+    app = create_app(runtime=Runtime.from_config(config, client=dead))
+    response = app.test_client().post("/hooks/contact-us", data=LEAD, headers={"Accept": "text/html"})
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.content_type.startswith("text/html")
+    assert "Please go back and send it again in a minute" in response.get_data(as_text=True)
+    scripted = app.test_client().post("/hooks/contact-us", data=LEAD, headers={"Accept": "application/json"})
+    assert scripted.status_code == 503 and scripted.get_json()["error"] == "store_unavailable"
 
 
 def test_no_sentinel_to_name_a_master_answers_503_and_readyz_fails(make_config):

@@ -516,14 +516,14 @@ def test_recent_with_a_limit_of_zero_returns_nothing(store: EventStore) -> None:
 # -- dead letters, due count, counts by status ---------------------------------------------------------------------
 
 
-def test_dead_letters_come_oldest_first_and_filter_by_source(store: EventStore, redis_client: redis.Redis) -> None:
+def test_dead_letters_come_newest_first_and_filter_by_source(store: EventStore, redis_client: redis.Redis) -> None:
     write_event(store, THREE, status="dead", received_at=3.0)
     write_event(store, ONE, status="dead", received_at=1.0, source="landing")
     write_event(store, TWO, status="dead", received_at=2.0)
-    assert [e.id for e in store.dead_letters()] == [ONE, TWO, THREE]
-    assert [e.id for e in store.dead_letters("contact-us")] == [TWO, THREE]
+    assert [e.id for e in store.dead_letters()] == [THREE, TWO, ONE]
+    assert [e.id for e in store.dead_letters("contact-us")] == [THREE, TWO]
     redis_client.delete(store.key(TWO))
-    assert [e.id for e in store.dead_letters()] == [ONE, THREE]
+    assert [e.id for e in store.dead_letters()] == [THREE, ONE]
 
 
 def test_due_count_is_the_size_of_the_due_set(store: EventStore) -> None:
