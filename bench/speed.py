@@ -45,7 +45,7 @@ class SpeedSettings:
     latencies: tuple[float, ...] = (0.0, 0.05)
     idle_seconds: float = 60.0
     idle_leads: int = 1
-    """Leads sent one at a time, each after ``idle_seconds`` of nothing."""
+    """Leads sent one at a time, each after ``idle_seconds`` of nothing (each its own row)."""
 
 
 @dataclass
@@ -195,9 +195,12 @@ def measure_speed(bench: Bench, procs: Processes, settings: SpeedSettings, log: 
             split["send"].append((stamps[email] - started) * 1000)
         return split
 
-    def run(label: str, rate: int | None, latency: float, send: Callable[[Senders], None]) -> SpeedRun:
+    def run(
+        label: str, rate: int | None, latency: float, send: Callable[[Senders], None], idle: float = 0.0
+    ) -> SpeedRun:
         bench.crm_reset(latency)
         senders = Senders(hook, f"speed{next(counter)}")
+        time.sleep(idle)  # nothing posted meanwhile; not metered (per-lead CPU and commands count the lead only)
         groups = {"web": [gateway.pid, *process_children(gateway.pid)], "worker": [worker.pid]}
         if procs.redis_pid:
             groups["redis"] = [procs.redis_pid]
@@ -231,14 +234,9 @@ def measure_speed(bench: Bench, procs: Processes, settings: SpeedSettings, log: 
                     run(f"{rate} leads/s, {crm}", rate, latency, lambda s, r=rate, t=seconds: s.steady(r, t))
                 )
 
-            def after_idle(senders: Senders) -> None:
-                for i in range(settings.idle_leads):
-                    time.sleep(settings.idle_seconds)
-                    senders.one(i)
-
-            if settings.idle_leads:
-                idle = f"after {settings.idle_seconds:.0f} s idle, {crm}"
-                results.runs.append(run(idle, None, latency, after_idle))
+            idle = f"after {settings.idle_seconds:.0f} s idle, {crm}"
+            for _ in range(settings.idle_leads):
+                results.runs.append(run(idle, None, latency, lambda s: s.one(0), idle=settings.idle_seconds))
     finally:
         worker.stop()
         gateway.stop()

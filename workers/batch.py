@@ -27,6 +27,7 @@ from leadgate.config import Destination
 from leadgate.events import Event
 from leadgate.queue import job_id
 from leadgate.runtime import Runtime
+from leadgate.speed import record_speeds
 from workers.connectgain import ConnectGainClient
 from workers.errors import DeliveryError
 from workers.errors import OperatorActionError
@@ -71,6 +72,7 @@ def deliver_batch(
         _fail_all(rt, members, started, err)
         return _leader_outcome(rt, leader)
     accepted = [event.id for index, (event, _, _) in enumerate(members) if _succeeded(results.get(index))]
+    delivered: list[Event] = []
     for index, (event, member_dispatch, member_attempt) in enumerate(members):
         attempt: dict[str, Any] = {"n": member_attempt, "at": started, "status_code": status, "batch": len(members)}
         item = results.get(index)
@@ -78,13 +80,15 @@ def deliver_batch(
             attempt["response"] = _short(item)
             later = accepted[accepted.index(event.id) + 1 :]  # held too if Redis refuses this record
             contact_id = str(item.get("contact_id") or "")
-            record_delivered(rt, event, member_dispatch, attempt, started, contact_id, also_hold=later)
+            record_delivered(rt, event, member_dispatch, attempt, started, contact_id, also_hold=later, speed=False)
+            delivered.append(event)
             continue
         reason = str(item.get("error") or item.get("message") or "failed") if item else "missing from results[]"
         attempt["response"] = _short(item) if item else ""
         rt.store.update(event.id, batchable=False)  # its next try goes alone, to get its own status code
         failure = TransientError(f"bulk item {index} failed ({reason}); retrying it alone", status_code=status)
         record_failure(rt, event, member_dispatch, member_attempt, attempt, started, failure, next_at=time.time())
+    record_speeds(rt, delivered)  # one round trip for the whole call's speed-to-lead figures
     return _leader_outcome(rt, leader)
 
 

@@ -50,10 +50,12 @@ def record_delivered(
     contact_id: str,
     deal_id: str = "",
     also_hold: Sequence[str] = (),
+    speed: bool = True,
 ) -> str:
     """Records a lead ConnectGain accepted (single or bulk), with its contact id; see :func:`record_sent`.
 
     ``also_hold``: the other leads of the same bulk call ConnectGain accepted, not recorded yet.
+    ``speed``: add it to the speed-to-lead histograms now (a bulk call adds its leads together afterwards).
     """
     attempt.update(outcome="delivered", duration_ms=_ms(started))
     record_sent(
@@ -79,7 +81,8 @@ def record_delivered(
         also_hold=also_hold,
     )
     log_attempt(event, attempt)
-    record_speed(rt, event)
+    if speed:
+        record_speed(rt, event)
     return "delivered"
 
 

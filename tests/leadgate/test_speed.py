@@ -43,6 +43,18 @@ def test_a_form_lead_counts_from_receipt_and_has_no_platform_delay(client, rt, d
     assert today["total"][2] == 1 and "platform" not in today
 
 
+def test_every_lead_of_a_bulk_call_counts_once(client, rt, crm, deliver_all):
+    """A bulk call's leads are added together, in one round trip, after the call is recorded."""
+    for n in range(5):
+        post_form(client, {"email": f"bulk{n}@example.com"})
+    deliver_all(rt)
+    assert any("bulk" in r["path"] for r in crm.requests), "no bulk call made"
+    text = client.get("/metrics").get_data(as_text=True)
+    assert metric(text, "leadgate_speed_to_lead_seconds_count", "contact-us") == 5
+    assert metric(text, "leadgate_gateway_delay_seconds_count", "contact-us") == 5
+    assert day_percentiles(rt, "contact-us")["total"][2] == 5
+
+
 def test_a_facebook_lead_counts_from_metas_created_time(client, rt, graph, deliver_all):
     created = int(time.time()) - 120
     lead = graph.add_lead(ANSWERS, created=created)
