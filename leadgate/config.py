@@ -39,6 +39,8 @@ from leadgate.config_errors import Problem
 from leadgate.config_errors import config_error
 from leadgate.config_errors import flatten
 from leadgate.contract import is_valid_target
+from leadgate.env_refs import expand_tree
+from leadgate.env_refs import protect_env_refs
 from leadgate.redis_urls import check_redis_url
 from leadgate.redis_urls import is_cluster_url
 from leadgate.visitor_messages import LANGUAGES
@@ -64,8 +66,6 @@ __all__ = [
 ]
 
 SOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-PLACEHOLDER = re.compile(r"__LGENV_([0-9a-f]+)_([0-9a-f]*)__")
 
 
 class SourceKind(Protocol):
@@ -388,60 +388,6 @@ class ConfigSchema(Schema):
     )
 
 
-def expand_env(text: str, environ: Mapping[str, str]) -> Any:
-    """Expands ``${VAR}`` in one YAML scalar; a scalar that is only an unset ``${VAR}`` becomes None."""
-    whole = PLACEHOLDER.fullmatch(text)
-    if whole:
-        value = _lookup(whole, environ)
-        return value if value != "" else None
-    return PLACEHOLDER.sub(lambda m: _lookup(m, environ) or "", text)
-
-
-def _lookup(match: re.Match[str], environ: Mapping[str, str]) -> str:
-    name = bytes.fromhex(match.group(1)).decode()
-    default = bytes.fromhex(match.group(2)).decode()
-    return environ.get(name) or default
-
-
-def _protect_env_refs(text: str) -> str:
-    """Swaps ``${VAR}`` for a plain word so it survives YAML flow syntax (``{a: ${X}}``)."""
-
-    def placeholder(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2) or ""
-        return f"__LGENV_{name.encode().hex()}_{default.encode().hex()}__"
-
-    return ENV_REF.sub(placeholder, text)
-
-
-def _unset_names(text: str, environ: Mapping[str, str]) -> list[str]:
-    """The ``${VAR}`` in one scalar that expand to nothing: not set (or empty) and without a default."""
-    found = []
-    for match in PLACEHOLDER.finditer(text):
-        if not _lookup(match, environ):
-            found.append(bytes.fromhex(match.group(1)).decode())
-    return found
-
-
-def _expand_tree(
-    node: Any, environ: Mapping[str, str], path: str = "", unset: dict[str, list[str]] | None = None
-) -> Any:
-    """Expands every scalar; ``unset`` collects, by dotted key path, the variables that expanded to nothing."""
-    unset = {} if unset is None else unset
-    if isinstance(node, dict):
-        return {
-            _expand_tree(k, environ): _expand_tree(v, environ, f"{path}.{k}" if path else str(k), unset)
-            for k, v in node.items()
-        }
-    if isinstance(node, list):
-        return [_expand_tree(v, environ, f"{path}.{i}" if path else str(i), unset) for i, v in enumerate(node)]
-    if isinstance(node, str):
-        missing = _unset_names(node, environ)
-        if missing and path:
-            unset[path] = missing
-        return expand_env(node, environ)
-    return node
-
-
 def _request_limits(common: Mapping[str, Any], adapter: Any, shared: Mapping[str, Any]) -> dict[str, int]:
     """Each limit from the source, else the kind's own (``LIMITS``: platforms that batch), else
     ``request_limits:``, else the default."""
@@ -557,7 +503,7 @@ def parse_config(
     if not isinstance(data, dict):
         raise ConfigError("the config file must be a mapping of keys (redis_url, destinations, sources, ...)")
     unset: dict[str, list[str]] = {}
-    data = _expand_tree(data, environ, "", unset)
+    data = expand_tree(data, environ, "", unset)
     problems = [
         Problem(key, f"defined twice (first at line {first}); a key may appear once in its mapping", line)
         for key, first, line in (document.duplicates if document else [])
@@ -689,7 +635,7 @@ def _check_cluster_setup(redis_url: str | None, queue_redis_url: str | None, dur
 def parse_yaml(text: str, environ: Mapping[str, str] | None = None, path: str | None = None, *, kinds: Kinds) -> Config:
     """Parses config text; the unit tests' entry point."""
     try:
-        document = load_yaml(_protect_env_refs(text))
+        document = load_yaml(protect_env_refs(text))
     except yaml.YAMLError as err:
         raise ConfigError(f"{path or 'config'} is not valid YAML: {err}") from None
     return parse_config(document.data, environ, path, kinds=kinds, document=document)
