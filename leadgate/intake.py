@@ -135,13 +135,17 @@ def accept(
     return Accepted(event_id=original, status="duplicate", duplicate=True)
 
 
+_RECORDING_POOL = ConnectionPool()
+"""What the recording pipelines are built on: never connected (nothing is executed), so one serves all."""
+
+
 def _recorded(build: Callable[[Pipeline], None]) -> list[tuple[Any, ...]]:
     """The commands ``build`` queues, as argument tuples, for the intake script to run.
 
     Recorded on a plain pipeline that never connects: whatever the client (a cluster client's
     pipeline keeps its commands in another shape), redis-py encodes the arguments the same way.
     """
-    pipe = Pipeline(ConnectionPool(), {}, transaction=True, shard_hint=None)
+    pipe = Pipeline(_RECORDING_POOL, {}, transaction=True, shard_hint=None)
     pipe.multi()
     build(pipe)
     return [args for args, _ in pipe.command_stack]

@@ -21,6 +21,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.core import HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from leadgate.histograms import bucket_of
+from leadgate.histograms import cumulative_buckets
 from leadgate.speed import histograms as speed_histograms
 
 __all__ = [
@@ -65,10 +67,7 @@ def incr(client: Any, key: str, name: str, label: str, amount: int = 1) -> None:
 
 
 def latency_bucket(seconds: float) -> str:
-    for bound in LATENCY_BUCKETS:
-        if seconds <= bound:
-            return repr(bound)
-    return "+Inf"
+    return bucket_of(seconds, LATENCY_BUCKETS)
 
 
 class LeadgateCollector(Collector):
@@ -134,13 +133,7 @@ class LeadgateCollector(Collector):
             per_dest.setdefault(dest, {})[part] = float(raw_value)
         for dest in sorted(set(self.rt.config.destinations) | set(per_dest)):
             data = per_dest.get(dest, {})
-            running = 0.0
-            buckets = []
-            for bound in LATENCY_BUCKETS:
-                running += data.get(repr(bound), 0.0)
-                buckets.append((repr(bound), running))
-            buckets.append(("+Inf", running + data.get("+Inf", 0.0)))
-            family.add_metric([dest], buckets, sum_value=data.get("sum", 0.0))
+            family.add_metric([dest], cumulative_buckets(data, LATENCY_BUCKETS), sum_value=data.get("sum", 0.0))
         yield family
 
 

@@ -124,6 +124,12 @@ def _is_parked(rt: Runtime, event_id: str) -> bool:
     return rt.store.redis.zscore(rt.store.parked_key, event_id) is not None
 
 
+def _source_and_kind(rt: Runtime, event: Event) -> tuple[SourceConfig | None, Any]:
+    """The event's source as configured now, and its kind (None for either when no longer configured)."""
+    source = rt.config.sources.get(event.source)
+    return source, rt.config.kinds.get(source.kind) if source else None
+
+
 def _expired_message(rt: Runtime) -> str:
     days = rt.config.payload_retention_days
     return f"its payloads (the raw event a replay re-reads) expired: payload_retention_days is {days}"
@@ -142,8 +148,7 @@ def replay_event(rt: Runtime, event_id: str, *, force: bool = False, by: str = "
         return ReplayResult(event_id, False, f"event is {event.status}; use force to send it again", event.status)
     if not event.has_payloads:
         return ReplayResult(event_id, False, _expired_message(rt), event.status)
-    source = rt.config.sources.get(event.source)
-    adapter = rt.config.kinds.get(source.kind) if source else None
+    source, adapter = _source_and_kind(rt, event)
     if source is None or adapter is None:
         return ReplayResult(event_id, False, f"source {event.source!r} is not configured", event.status)
     lead = None
@@ -204,8 +209,7 @@ def edit_and_replay(
         return EditResult(event_id, False, "unknown fields", event.status, errors=errors)
     if not event.has_payloads:
         return EditResult(event_id, False, _expired_message(rt), event.status)
-    source = rt.config.sources.get(event.source)
-    adapter = rt.config.kinds.get(source.kind) if source else None
+    source, adapter = _source_and_kind(rt, event)
     if source is None or adapter is None:
         return EditResult(event_id, False, f"source {event.source!r} is not configured", event.status)
     base = _base_lead(event, source, adapter)

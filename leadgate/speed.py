@@ -29,6 +29,9 @@ from typing import Any
 import redis
 from prometheus_client.core import HistogramMetricFamily
 
+from leadgate.histograms import bucket_of
+from leadgate.histograms import cumulative_buckets
+
 __all__ = [
     "PARTS",
     "SPEED_BUCKETS",
@@ -75,10 +78,7 @@ def parse_platform_time(value: Any) -> float | None:
 
 
 def _bucket(seconds: float) -> str:
-    for bound in SPEED_BUCKETS:
-        if seconds <= bound:
-            return repr(bound)
-    return "+Inf"
+    return bucket_of(seconds, SPEED_BUCKETS)
 
 
 def speed_key(prefix: str) -> str:
@@ -157,12 +157,7 @@ def histograms(rt: Any) -> Iterator[HistogramMetricFamily]:
         family = HistogramMetricFamily(metric, help_text, labels=["source"])
         for source in sorted(set(rt.config.sources) | {s for (p, s) in data if p == part}):
             counts = data.get((part, source), {})
-            running = 0.0
-            buckets = []
-            for bound in SPEED_BUCKETS:
-                running += counts.get(repr(bound), 0.0)
-                buckets.append((repr(bound), running))
-            buckets.append(("+Inf", running + counts.get("+Inf", 0.0)))
+            buckets = cumulative_buckets(counts, SPEED_BUCKETS)
             family.add_metric([source], buckets, sum_value=counts.get("sum", 0.0))
         yield family
 
