@@ -8,6 +8,7 @@ emails and phones (``j***@example.com``, ``+1******7890``), since a log line may
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -46,7 +47,13 @@ PHONE = re.compile(r"(?<![\w.])\+(\d)(\d{5,10})(\d{4})(?!\w|\.\d)")
 
 
 def is_secret_name(name: Any) -> bool:
-    return SECRET_NAME.search(str(name)) is not None
+    return _is_secret_name(str(name))
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret_name(name: str) -> bool:
+    """Cached: the names asked about (log fields, headers, form fields) are few and asked about per request."""
+    return SECRET_NAME.search(name) is not None
 
 
 def redact_value(name: Any, value: Any) -> str:
@@ -92,11 +99,15 @@ def redact_request(meta: Any) -> dict[str, Any] | None:
 
 def mask_email(value: str) -> str:
     """``jane@example.com`` -> ``j***@example.com``."""
+    if "@" not in value:  # the pattern needs one; most log text has none, and the test is far cheaper
+        return value
     return EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", value)
 
 
 def mask_phone(value: str) -> str:
     """``+11234567890`` -> ``+1******7890`` (E.164 numbers; country digit and last four kept)."""
+    if "+" not in value:  # the pattern needs one
+        return value
     return PHONE.sub(lambda m: f"+{m.group(1)}{'*' * len(m.group(2))}{m.group(3)}", value)
 
 

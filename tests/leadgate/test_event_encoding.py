@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 
 import pytest
 
@@ -10,6 +11,7 @@ from adapters import KINDS
 from leadgate.config import parse_yaml
 from leadgate.events import EventStore
 from leadgate.operations import replay_event
+from leadgate.payloads import DICTIONARY_V1
 from leadgate.payloads import decode_json
 from leadgate.payloads import encode_json
 from leadgate.runtime import Runtime
@@ -39,6 +41,20 @@ def test_payloads_round_trip_compressed_and_old_plain_json_still_reads():
     assert decode_json(stored) == value
     assert decode_json(json.dumps(value).encode()) == value
     assert decode_json(b"") is None
+
+
+def test_payloads_compressed_at_zlibs_default_memory_level_still_read_and_are_no_smaller():
+    """Payloads written before MEM_LEVEL was lowered (memLevel 9) read back; the cheaper compressor loses no bytes."""
+    value = {
+        "raw": {"fields": [["name", "Ada Lovelace"], ["email", "ada@example.com"], ["phone", "+1 415 555 0100"]]},
+        "lead": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "phone": "+14155550100"},
+        "request": {"method": "POST", "content_type": "application/x-www-form-urlencoded", "query": {}},
+    }
+    text = json.dumps(value, separators=(",", ":")).encode()
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, DICTIONARY_V1)
+    before = b"\x001" + packer.compress(text) + packer.flush()
+    assert decode_json(before) == value
+    assert len(encode_json(value)) <= len(before)
 
 
 def test_an_event_stored_before_compaction_reads_updates_and_replays(rt, deliver_all):
