@@ -142,6 +142,9 @@ class CommandRecorder(CoreCommands):
     per-command bookkeeping (a third of the recording's CPU), and the same shape whatever the client.
     """
 
+    _event_dispatcher: Any = None
+    """What redis-py's typing protocol asks of a command class; nothing is dispatched, nothing is sent."""
+
     def __init__(self) -> None:
         self.commands: list[tuple[Any, ...]] = []
 

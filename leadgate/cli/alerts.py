@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from leadgate.alerts import AlertBook
 from leadgate.alerts import format_utc
-from leadgate.cli.app import main
+from leadgate.cli.app import FullHelpGroup
 from leadgate.cli.common import console
 from leadgate.cli.common import fail
 from leadgate.cli.common import runtime_for
@@ -22,7 +22,7 @@ from workers.alerting import sample_notice
 from workers.alerting import send_everywhere
 
 
-@main.group()
+@click.group(cls=FullHelpGroup)
 def alerts() -> None:
     """Alerts: test the channels, show what is wrong now and what was sent."""
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
+import click
 from rich.markup import escape
 from rich.table import Table
 
-from leadgate.cli.app import main
 from leadgate.cli.common import console
 from leadgate.cli.common import with_config
 from leadgate.config import Config
@@ -44,7 +44,7 @@ def surface_lines(config: Config) -> list[str]:
     return lines
 
 
-@main.command("check-config")
+@click.command("check-config")
 @with_config
 def check_config(config: Config) -> None:
     """Validate the config file and print every source with its URL, and what admin and /metrics expose."""

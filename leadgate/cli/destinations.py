@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from leadgate.cli.app import main
+from leadgate.cli.app import FullHelpGroup
 from leadgate.cli.common import console
 from leadgate.cli.common import fail
 from leadgate.cli.common import runtime_for
@@ -14,7 +14,7 @@ from leadgate.health import paused_destinations
 from leadgate.operations import resume_destination
 
 
-@main.group()
+@click.group(cls=FullHelpGroup)
 def destinations() -> None:
     """ConnectGain destinations: list them, resume a paused one."""
 

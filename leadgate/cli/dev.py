@@ -25,7 +25,6 @@ from adapters import KINDS
 from gateway import create_app
 from leadgate import defaults
 from leadgate.cli import dev_pages
-from leadgate.cli.app import main
 from leadgate.cli.dev_pages import DEMO_SOURCE
 from leadgate.config import SANDBOX_API_KEY
 from leadgate.config import SANDBOX_URL_ENV
@@ -172,7 +171,7 @@ def run_dev(host: str, port: int, sandbox_port: int) -> None:
             embedded.stop()
 
 
-@main.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, envvar="PORT")
 @click.option("--sandbox-port", default=8900, show_default=True)

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from leadgate import defaults
-from leadgate.cli.app import main
+from leadgate.cli.app import FullHelpGroup
 from leadgate.cli.common import console
 from leadgate.cli.common import fail
 from leadgate.cli.common import runtime_for
@@ -94,7 +94,7 @@ def json_line(event: Event, contact: Mapping[str, Any]) -> str:
     return json.dumps({**event.summary(), "contact": dict(contact)})
 
 
-@main.command()
+@click.command()
 @click.option("--source", default=None, help="Only this source.")
 @click.option("--status", type=click.Choice(STATUSES + ("purged",)), default=None, help="Only this status.")
 @click.option("--q", "q", default=None, help="Search names, emails, phones and the posted fields (as the dashboard).")
@@ -142,7 +142,7 @@ def events(
     )
 
 
-@main.group()
+@click.group(cls=FullHelpGroup)
 def dlq() -> None:
     """Dead letters and parked leads: list, replay, purge."""
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from leadgate.cli.app import main
+from leadgate.cli.app import FullHelpGroup
 from leadgate.cli.common import console
 from leadgate.cli.common import err_console
 from leadgate.cli.common import fail
@@ -25,7 +25,7 @@ from workers.watchdogs import page_tokens
 from workers.watchdogs import without_advice
 
 
-@main.group()
+@click.group(cls=FullHelpGroup)
 def facebook() -> None:
     """Facebook/Instagram Lead Ads: backfill missed leads, retry leads parked for a token, subscribe pages."""
 

@@ -8,7 +8,6 @@ import sys
 import click
 from rich.markup import escape
 
-from leadgate.cli.app import main
 from leadgate.cli.common import console
 from leadgate.cli.common import err_console
 from leadgate.cli.common import fail
@@ -19,7 +18,7 @@ from leadgate.config import Config
 from leadgate.health import check
 
 
-@main.command()
+@click.command()
 @click.option("--json", "as_json", is_flag=True)
 @with_config
 def health(config: Config, as_json: bool) -> None:

@@ -21,7 +21,6 @@ from rich.progress import TextColumn
 from rich.progress import TimeElapsedColumn
 from rich.table import Table
 
-from leadgate.cli.app import main
 from leadgate.cli.common import console as stdout_console
 from leadgate.cli.common import err_console as stderr_console
 from leadgate.cli.common import with_config
@@ -204,7 +203,7 @@ def run_import_command(
     return EXIT_REJECTED_ROWS if summary.failed or summary.invalid else EXIT_OK
 
 
-@main.command("import")
+@click.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--source", "source_id", required=True, help="Source whose mapping and destination to use.")
 @click.option("--kind", type=click.Choice(["contacts", "leads", "deals"]), default="contacts", show_default=True)

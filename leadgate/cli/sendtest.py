@@ -17,7 +17,6 @@ import httpx
 from adapters.samples import SampleRequest
 from adapters.samples import SendTestError
 from adapters.samples import build_samples
-from leadgate.cli.app import main
 from leadgate.cli.common import fail
 from leadgate.cli.common import with_config
 from leadgate.config import Config
@@ -137,7 +136,7 @@ def send_test(
     return SendTestReport(source, tuple(exchanges))
 
 
-@main.command("send-test")
+@click.command("send-test")
 @click.argument("source_id")
 @click.option("--url", default=None, help="Gateway base URL [default: public_url, else http://127.0.0.1:5000]")
 @with_config

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from leadgate.cli.app import main
 from leadgate.cli.common import console
 from leadgate.cli.common import runtime_for
 from leadgate.cli.common import with_config
@@ -12,7 +11,7 @@ from leadgate.config import Config
 from workers.worker import run_worker
 
 
-@main.command()
+@click.command()
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
 @click.option("--name", default=None, help="Worker name (default: host.pid).")
 @with_config

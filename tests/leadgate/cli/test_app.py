@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 import redis
 from click.testing import CliRunner
 
 from leadgate.cli import main
+from leadgate.cli.app import COMMANDS
 from leadgate.cli.app import UNCUT
 from leadgate.embedded_redis import EmbeddedRedis
 from tests.support.config import API_KEY
@@ -28,11 +32,27 @@ def test_help_lists_every_command_with_its_whole_description_at_80_columns(group
     listing = result.output.split("Commands:", 1)[1]
     assert "..." not in listing
     assert max(len(line) for line in result.output.splitlines()) <= 80
-    command = main
+    command: click.Group = main
     for name in group:
-        command = command.commands[name]
-    for sub in command.commands.values():
-        assert words(sub.get_short_help_str(UNCUT)) in words(result.output)
+        command = command.get_command(click.Context(command), name)  # type: ignore[assignment]
+    for name in command.list_commands(click.Context(command)):
+        sub = command.get_command(click.Context(command), name)
+        assert sub is not None and words(sub.get_short_help_str(UNCUT)) in words(result.output)
+
+
+def test_every_listed_command_resolves_and_the_worker_loads_no_web_code():
+    """Commands load on first use (leadgate.cli.app.COMMANDS): each name resolves to its command, and a
+    queue worker's process never imports Flask, the gateway or the dev server (its memory, bench/)."""
+    assert set(main.list_commands(click.Context(main))) == set(COMMANDS)
+    for name in COMMANDS:
+        assert main.get_command(click.Context(main), name).name == name  # type: ignore[union-attr]
+    code = (
+        "import sys; from leadgate.cli import main\n"
+        "try: main(['worker', '--help'])\nexcept SystemExit: pass\n"
+        "print(sorted(m for m in ('flask', 'gateway', 'werkzeug', 'leadgate.cli.dev') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert loaded.stdout.strip().splitlines()[-1] == "[]", loaded.stdout
 
 
 @pytest.fixture
