@@ -122,8 +122,12 @@ def count_refusal(source: SourceConfig, counter: str) -> None:
         pass
 
 
+# On the blueprint, not the view: checked once, in flask-limiter's before_request (a route decorator
+# checks a second time in the view). The blueprint has this one route.
+limiter.limit(source_limit, key_func=source_key, exempt_when=unlimited, on_breach=rate_limited)(bp)
+
+
 @bp.route("/hooks/<source_id>", methods=["GET", "POST", "OPTIONS"])
-@limiter.limit(source_limit, key_func=source_key, exempt_when=unlimited, on_breach=rate_limited)
 def receive(source_id: str) -> Response:
     source = runtime().config.sources.get(source_id)
     if source is None:

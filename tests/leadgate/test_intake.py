@@ -329,6 +329,17 @@ def test_the_reason_given_wins_over_the_events_own(rt: Runtime) -> None:
     assert rt.store.get(second.event_id).last_error == "from the adapter"
 
 
+@pytest.mark.parametrize("text", ["nul \x00 byte", "é, 漢字 and 😀", '"quotes", \\ and \n', "[1, 2]", "0.1"])
+def test_any_text_reaches_the_event_hash_unchanged_through_the_scripts_json_writes(rt: Runtime, text: str) -> None:
+    """The intake script gets its writes as one JSON array: text of any kind (a reason quoting a sender's
+    value, a source name) comes out of Redis as it went in, and the payload blob's bytes are untouched."""
+    source = rt.config.sources["contact-us"]
+    event = InboundEvent(raw={"fields": [["message", text]]}, outcome="ignored")
+    stored = rt.store.get(accept(rt, source, event, reason=text).event_id)
+    assert stored.last_error == text
+    assert stored.raw == {"fields": [["message", text]]}
+
+
 # -- Redis unreachable ---------------------------------------------------------------------------------
 
 
