@@ -42,11 +42,14 @@ class MaskingFilter(logging.Filter):
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = mask_text(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
-        for name in [n for n in record.__dict__ if n not in STANDARD_FIELDS]:
+        fields = record.__dict__
+        for name in [n for n in fields if n not in STANDARD_FIELDS]:
             if is_secret_name(name):
-                delattr(record, name)
+                del fields[name]
             else:
-                setattr(record, name, mask_value(getattr(record, name)))
+                value = fields[name]
+                if not isinstance(value, (int, float)):  # numbers carry no email or phone; the rest may
+                    fields[name] = mask_value(value)
         return True
 
 
@@ -94,7 +97,15 @@ def build_handler(fmt: str | None = None, stream: Any = None) -> logging.Handler
 
 
 def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
-    """Idempotent: installs leadgate's handler on the root logger once, sets the level from ``LOG_LEVEL``."""
+    """Idempotent: installs leadgate's handler on the root logger once, sets the level from ``LOG_LEVEL``.
+
+    No line shows the caller's file and line or thread, so records do not collect them (the logging
+    HOWTO's "Optimization"): finding the caller walks the stack on every record, and a gateway request
+    writes one. The process id stays: gunicorn's own lines show it.
+    """
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     level = (level or os.environ.get("LOG_LEVEL") or "INFO").upper()
     root = logging.getLogger()
     if not any(h.get_name() == "leadgate" for h in root.handlers):
