@@ -346,6 +346,7 @@ class DeliveryLifecycle(StoreKeys):
         destination: str = "",
         received_at: float | None = None,
         source: str = "",
+        pipe: Pipeline | None = None,
     ) -> bool:
         """Records one attempt and its outcome (``delivered``, ``retry``, ``dead``, ``park`` or ``ignore``).
 
@@ -353,6 +354,9 @@ class DeliveryLifecycle(StoreKeys):
         the log; a delivery is always recorded, whoever made it. The destination's
         counters (and, for a delivery, the receipt-to-delivery latency histogram) are
         updated in the same script, so metrics never disagree with the store.
+
+        With ``pipe`` the script is queued on that pipeline (the leads of one bulk call are recorded in
+        one round trip); its answer is then the pipeline's, and this returns False.
         """
         now = time.time() if now is None else now
         values = {**fields, "updated_at": now}
@@ -388,8 +392,9 @@ class DeliveryLifecycle(StoreKeys):
                 ",".join(SETTLED_FIELDS),
                 *pairs,
             ],
+            client=pipe,
         )
-        return bool(result)
+        return pipe is None and bool(result)
 
     def requeue(self, event_id: str, *, fields: Mapping[str, Any] | None = None) -> None:
         """Puts an event back in line for delivery now (replay, resume) and wakes a dispatcher.

@@ -103,7 +103,7 @@ def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
     HOWTO's "Optimization"): finding the caller walks the stack on every record, and a gateway request
     writes one. The process id stays: gunicorn's own lines show it.
     """
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logMultiprocessing = False
     level = (level or os.environ.get("LOG_LEVEL") or "INFO").upper()

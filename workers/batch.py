@@ -33,7 +33,8 @@ from workers.errors import DeliveryError
 from workers.errors import OperatorActionError
 from workers.errors import PermanentError
 from workers.errors import TransientError
-from workers.outcomes import record_delivered
+from workers.outcomes import Delivered
+from workers.outcomes import record_delivered_together
 from workers.outcomes import record_failure
 from workers.outcomes import retry_delay
 
@@ -71,24 +72,21 @@ def deliver_batch(
     except DeliveryError as err:
         _fail_all(rt, members, started, err)
         return _leader_outcome(rt, leader)
-    accepted = [event.id for index, (event, _, _) in enumerate(members) if _succeeded(results.get(index))]
-    delivered: list[Event] = []
+    delivered: list[Delivered] = []
     for index, (event, member_dispatch, member_attempt) in enumerate(members):
         attempt: dict[str, Any] = {"n": member_attempt, "at": started, "status_code": status, "batch": len(members)}
         item = results.get(index)
         if item is not None and _succeeded(item):
             attempt["response"] = _short(item)
-            later = accepted[accepted.index(event.id) + 1 :]  # held too if Redis refuses this record
-            contact_id = str(item.get("contact_id") or "")
-            record_delivered(rt, event, member_dispatch, attempt, started, contact_id, also_hold=later, speed=False)
-            delivered.append(event)
+            delivered.append((event, member_dispatch, attempt, str(item.get("contact_id") or "")))
             continue
         reason = str(item.get("error") or item.get("message") or "failed") if item else "missing from results[]"
         attempt["response"] = _short(item) if item else ""
         rt.store.update(event.id, batchable=False)  # its next try goes alone, to get its own status code
         failure = TransientError(f"bulk item {index} failed ({reason}); retrying it alone", status_code=status)
         record_failure(rt, event, member_dispatch, member_attempt, attempt, started, failure, next_at=time.time())
-    record_speeds(rt, delivered)  # one round trip for the whole call's speed-to-lead figures
+    record_delivered_together(rt, delivered, started)
+    record_speeds(rt, [event for event, _, _, _ in delivered])  # one round trip for the call's speed-to-lead figures
     return _leader_outcome(rt, leader)
 
 

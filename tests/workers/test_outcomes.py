@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import redis
@@ -9,6 +10,7 @@ import redis
 from leadgate.runtime import Runtime
 from tests.support.leads import accept_form
 from tests.support.leads import claim_now
+from workers.outcomes import record_delivered_together
 from workers.outcomes import record_sent
 
 
@@ -40,3 +42,51 @@ def test_a_record_redis_takes_at_once_holds_nothing(rt: Runtime) -> None:
         claim_now(rt, event_id)
     record_sent(rt, ids[0], lambda: None, also_hold=ids[1:])
     assert rt.redis.zscore(rt.store.due_key, ids[1]) is not None  # its own record will take it off
+
+
+def test_a_bulk_calls_leads_are_recorded_together_and_a_full_redis_delays_their_records_never_loses_them(
+    rt: Runtime,
+) -> None:
+    """The leads one bulk call delivered go to Redis in one pipeline; while Redis is full (``maxmemory``,
+    ``noeviction``: every record refused) they are held, then each is recorded once, when it has room."""
+    ids = [accept_form(rt, {"email": f"together{n}@example.com"}).event_id for n in range(3)]
+    dispatches = [claim_now(rt, event_id)[0] for event_id in ids]
+    delivered = [
+        (rt.store.get(event_id), dispatch, {"n": 1, "at": time.time(), "status_code": 200}, f"c{n}")
+        for n, (event_id, dispatch) in enumerate(zip(ids, dispatches, strict=True))
+    ]
+    policy, limit = rt.redis.config_get("maxmemory-policy")["maxmemory-policy"], rt.redis.config_get("maxmemory")
+    rt.redis.config_set("maxmemory-policy", "noeviction")
+    rt.redis.config_set("maxmemory", max(int(rt.redis.info("memory")["used_memory"]) - 1024, 1))
+    held_while_full: list[tuple[bool, list[float | None]]] = []
+    recorded = threading.Event()
+
+    def free_memory() -> None:
+        held_while_full.append((recorded.is_set(), [rt.redis.zscore(rt.store.due_key, e) for e in ids]))
+        rt.redis.config_set("maxmemory", limit["maxmemory"])
+
+    timer = threading.Timer(0.6, free_memory)
+    timer.start()
+    try:
+        record_delivered_together(rt, delivered, time.time())  # type: ignore[arg-type]
+        recorded.set()
+    finally:
+        timer.join()
+        rt.redis.config_set("maxmemory", limit["maxmemory"])
+        rt.redis.config_set("maxmemory-policy", policy)
+    assert held_while_full == [(False, [None, None, None])]  # still waiting for room, and out of the due set
+    for n, event_id in enumerate(ids):
+        event = rt.store.get(event_id)
+        assert (event.status, event.contact_id) == ("delivered", f"c{n}")
+        assert [a["outcome"] for a in rt.store.attempts(event_id)] == ["delivered"]
+
+
+def test_leads_recorded_together_each_get_their_own_record(rt: Runtime) -> None:
+    ids = [accept_form(rt, {"email": f"pipe{n}@example.com"}).event_id for n in range(4)]
+    delivered = [
+        (rt.store.get(event_id), claim_now(rt, event_id)[0], {"n": 1, "at": time.time(), "status_code": 200}, f"k{n}")
+        for n, event_id in enumerate(ids)
+    ]
+    record_delivered_together(rt, delivered, time.time())  # type: ignore[arg-type]
+    assert [rt.store.get(event_id).contact_id for event_id in ids] == ["k0", "k1", "k2", "k3"]
+    assert rt.store.dispatch_due(time.time() + 3600, time.time() + 3660) == []
