@@ -99,11 +99,9 @@ def build_handler(fmt: str | None = None, stream: Any = None) -> logging.Handler
 def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
     """Idempotent: installs leadgate's handler on the root logger once, sets the level from ``LOG_LEVEL``.
 
-    No line shows the caller's file and line or thread, so records do not collect them (the logging
-    HOWTO's "Optimization"): finding the caller walks the stack on every record, and a gateway request
-    writes one. The process id stays: gunicorn's own lines show it.
+    No line shows the thread, so records do not collect it (the logging HOWTO's "Optimization"). The
+    caller's file and line stay (pytest shows them), and the process id (gunicorn's own lines show it).
     """
-    logging._srcfile = None
     logging.logThreads = False
     logging.logMultiprocessing = False
     level = (level or os.environ.get("LOG_LEVEL") or "INFO").upper()
