@@ -6,6 +6,9 @@ worker is started and the run waits until every lead is recorded delivered. Its 
 the first attempt's start to the last ``delivered_at``, so the process's start-up (imports, Redis
 connection) is not part of it. The baseline is a plain sequential httpx loop posting the same
 payloads to ``/create-lead``, with the same headers, over one keep-alive connection.
+
+Each mode runs twice: with ``calls_in_flight: 1``, one call at a time like the loop (so the ratios
+compare the cost of a call, not concurrency), then with the default calls in flight.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from bench.stack import API_KEY
 from bench.stack import FORM_SOURCE
 from bench.stack import Bench
 from gateway.inbound import request_meta
+from leadgate import defaults
 from leadgate import metrics
 from leadgate.events import Event
 from leadgate.intake import accept
@@ -103,10 +107,18 @@ def delivered_window(bench: Bench, rt: Runtime, ids: list[str]) -> float:
 
 
 def run_worker(
-    bench: Bench, procs: Processes, rt: Runtime, ids: list[str], batch_size: int, mode: str, timeout: float
+    bench: Bench,
+    procs: Processes,
+    rt: Runtime,
+    ids: list[str],
+    batch_size: int,
+    calls_in_flight: int,
+    mode: str,
+    timeout: float,
 ) -> DeliveryRun:
     """Starts one ``leadgate worker``, waits until ``ids`` are all delivered, stops it."""
-    worker = procs.start_worker(f"worker-batch{batch_size}", bench.leadgate_env(batch_size))
+    env = bench.leadgate_env(batch_size, calls_in_flight)
+    worker = procs.start_worker(f"worker-batch{batch_size}-calls{calls_in_flight}", env)
     delivered_field = metrics.counter_field("delivered", "main")
     deadline = time.monotonic() + timeout
     try:
@@ -126,35 +138,51 @@ def run_worker(
     return DeliveryRun(mode, len(ids), seconds, requests, once, rss)
 
 
+def queue_single(bench: Bench, leads: int, log: Callable[[str], None]) -> list[str]:
+    """A fresh backlog of ``leads`` for the single-call runs (in an emptied Redis)."""
+    bench.flush()
+    started = time.perf_counter()
+    ids = queue_backlog(bench.runtime(1), leads, "single")
+    log(f"queued {leads} leads in {time.perf_counter() - started:.1f}s")
+    return ids
+
+
 def measure_delivery(
     bench: Bench, procs: Processes, single_leads: int, bulk_leads: int, log: Callable[[str], None]
 ) -> DeliveryResults:
     results = DeliveryResults()
 
-    # single-call: the plain loop and the worker with batch_size 1 send the same payloads
-    bench.flush()
+    # single-call: the plain loop and the worker with batch_size 1 send the same payloads, one call at a
+    # time (calls_in_flight 1) as the loop does; then with the default calls in flight
+    ids = queue_single(bench, single_leads, log)
     single = bench.runtime(1)
-    started = time.perf_counter()
-    ids = queue_backlog(single, single_leads, "single")
-    log(f"queued {single_leads} leads in {time.perf_counter() - started:.1f}s")
     bench.crm_reset(CRM_LATENCY)
     results.runs["loop"] = plain_loop(bench, single.store.get_many(ids))
     log(f"plain httpx loop: {results.runs['loop'].per_second:.1f} leads/s")
-    bench.crm_reset(CRM_LATENCY)
     timeout = single_leads * CRM_LATENCY * 4 + 60
-    results.runs["single"] = run_worker(bench, procs, single, ids, 1, "single-call (batch_size 1)", timeout)
-    log(f"single-call worker: {results.runs['single'].per_second:.1f} leads/s")
+    for key, calls in (("single", 1), (f"single, {defaults.CALLS_IN_FLIGHT} in flight", defaults.CALLS_IN_FLIGHT)):
+        if key != "single":
+            ids = queue_single(bench, single_leads, log)
+        bench.crm_reset(CRM_LATENCY)
+        mode = f"single-call (batch_size 1), {calls} in flight"
+        results.runs[key] = run_worker(bench, procs, single, ids, 1, calls, mode, timeout)
+        log(f"{mode}: {results.runs[key].per_second:.1f} leads/s")
 
-    # coalesced: batch_size 100, a bigger backlog of the same kind of leads
-    bench.flush()
-    coalesced = bench.runtime(100)
-    started = time.perf_counter()
-    ids = queue_backlog(coalesced, bulk_leads, "bulk")
-    log(f"queued {bulk_leads} leads in {time.perf_counter() - started:.1f}s")
-    bench.crm_reset(CRM_LATENCY)
+    # coalesced: batch_size 100, a bigger backlog of the same kind of leads, the same two ways
     timeout = bulk_leads * CRM_LATENCY + 120
-    results.runs["coalesced"] = run_worker(bench, procs, coalesced, ids, 100, "coalesced (batch_size 100)", timeout)
-    log(f"coalesced worker: {results.runs['coalesced'].per_second:.1f} leads/s")
+    for key, calls in (
+        ("coalesced", 1),
+        (f"coalesced, {defaults.CALLS_IN_FLIGHT} in flight", defaults.CALLS_IN_FLIGHT),
+    ):
+        bench.flush()
+        coalesced = bench.runtime(100)
+        started = time.perf_counter()
+        ids = queue_backlog(coalesced, bulk_leads, "bulk")
+        log(f"queued {bulk_leads} leads in {time.perf_counter() - started:.1f}s")
+        bench.crm_reset(CRM_LATENCY)
+        mode = f"coalesced (batch_size 100), {calls} in flight"
+        results.runs[key] = run_worker(bench, procs, coalesced, ids, 100, calls, mode, timeout)
+        log(f"{mode}: {results.runs[key].per_second:.1f} leads/s")
     bench.flush()
     bench.crm_reset(0)
     return results

@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         rss.update({f"gunicorn worker, {name}": kib for name, kib in ingest.web_rss_kib.items()})
     if delivery is not None:
         rss.update(
-            {f"leadgate worker, {run.mode}": run.worker_rss_kib for run in delivery.runs.values() if run.worker_rss_kib}
+            {f"leadgate worker, {key}": run.worker_rss_kib for key, run in delivery.runs.items() if run.worker_rss_kib}
         )
     sections = rows(ingest, delivery, rss, workers * threads, memory, speed)
     seconds = args.seconds or preset["seconds"]

@@ -11,6 +11,7 @@ import httpx
 
 from adapters import KINDS
 from bench.load import FACEBOOK_APP_SECRET
+from leadgate import defaults
 from leadgate.config import Config
 from leadgate.config import load_config
 from leadgate.redis_client import client_for_url
@@ -29,6 +30,7 @@ destinations:
     api_key: {api_key}
 delivery:
   batch_size: {batch_size}
+  calls_in_flight: {calls_in_flight}
 data_dir: {data_dir}
 sources:
   {form}:
@@ -46,13 +48,14 @@ sources:
 """
 
 
-def write_config(path: Path, crm_url: str, batch_size: int) -> Path:
+def write_config(path: Path, crm_url: str, batch_size: int, calls_in_flight: int = defaults.CALLS_IN_FLIGHT) -> Path:
     """A leadgate.yaml with one form and one facebook source delivering to the sandbox CRM."""
     path.write_text(
         CONFIG.format(
             crm_url=crm_url,
             api_key=API_KEY,
             batch_size=batch_size,
+            calls_in_flight=calls_in_flight,
             data_dir=path.parent / "var",
             form=FORM_SOURCE,
             facebook=FACEBOOK_SOURCE,
@@ -83,10 +86,10 @@ class Bench:
         self.http = httpx.Client(timeout=30, trust_env=False)
         self.redis = client_for_url(self.redis_url)
 
-    def config_path(self, batch_size: int) -> Path:
-        path = self.workdir / f"leadgate-batch{batch_size}.yaml"
+    def config_path(self, batch_size: int, calls_in_flight: int = defaults.CALLS_IN_FLIGHT) -> Path:
+        path = self.workdir / f"leadgate-batch{batch_size}-calls{calls_in_flight}.yaml"
         if not path.exists():
-            write_config(path, self.crm_url, batch_size)
+            write_config(path, self.crm_url, batch_size, calls_in_flight)
         return path
 
     def config(self, batch_size: int) -> Config:
@@ -95,8 +98,9 @@ class Bench:
     def runtime(self, batch_size: int) -> Runtime:
         return Runtime.from_config(self.config(batch_size), client=client_for_url(self.redis_url))
 
-    def leadgate_env(self, batch_size: int) -> dict[str, str]:
-        return {**self.env, "LEADGATE_CONFIG": str(self.config_path(batch_size)), "REDIS_URL": self.redis_url}
+    def leadgate_env(self, batch_size: int, calls_in_flight: int = defaults.CALLS_IN_FLIGHT) -> dict[str, str]:
+        config = self.config_path(batch_size, calls_in_flight)
+        return {**self.env, "LEADGATE_CONFIG": str(config), "REDIS_URL": self.redis_url}
 
     def crm_latency(self, seconds: float) -> None:
         """Every ConnectGain API answer waits ``seconds`` (the sandbox's latency fault, until changed)."""

@@ -104,6 +104,7 @@ class DeliveryPolicy:
     lease: float | None = None
     batch_size: int = defaults.BATCH_SIZE
     batch_wait_ms: int = 0
+    calls_in_flight: int = defaults.CALLS_IN_FLIGHT
 
     def backoff(self, attempt: int) -> float:
         """Seconds to wait after failed try number ``attempt`` (1-based), before jitter."""
@@ -234,6 +235,9 @@ class DeliverySchema(Schema):
     lease_seconds = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=1))
     batch_size = fields.Integer(load_default=defaults.BATCH_SIZE, validate=validate.Range(min=1, max=100))
     batch_wait_ms = fields.Integer(load_default=0, validate=validate.Range(min=0, max=5000))
+    calls_in_flight = fields.Integer(
+        load_default=defaults.CALLS_IN_FLIGHT, validate=validate.Range(min=1, max=defaults.MAX_CALLS_IN_FLIGHT)
+    )
 
     @validates_schema
     def lease_outlasts_timeout(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -551,6 +555,7 @@ def parse_config(
             lease=delivery["lease_seconds"],
             batch_size=delivery["batch_size"],
             batch_wait_ms=delivery["batch_wait_ms"],
+            calls_in_flight=delivery["calls_in_flight"],
         ),
         redis_url=redis_url,
         queue_redis_url=queue_redis_url,

@@ -100,6 +100,13 @@ ADMIN_TOKEN_FAILURES = "5/minute"
 BATCH_SIZE = 100
 """Most leads one worker sends in one ``create-leads-bulk`` call (ConnectGain's limit); 1 turns coalescing off."""
 
+CALLS_IN_FLIGHT = 4
+"""ConnectGain calls one worker process keeps open at once, so a lead that arrives while a call is out
+leaves in the next one without waiting for it: the CRM's latency is paid once, not once per call ahead."""
+
+MAX_CALLS_IN_FLIGHT = 16
+"""Below the pooled client's 20 connections per peer, which the dispatcher and backfill share."""
+
 DISPLAY_VALUE_CHARS = 4096
 """The admin API and dashboard cut a longer value here, marked with its full size; the raw download has it all."""
 

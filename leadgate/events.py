@@ -138,6 +138,8 @@ class Event:
     next_attempt_at: float = 0.0
     delivered_at: float = 0.0
     lease_until: float = 0.0
+    held_by: str = ""
+    """The worker process (host:pid) whose claim the lease is; kept until the next claim, dropped once final."""
     duplicate_of: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -15,6 +15,8 @@ duplicate job can never undo a delivery and no lead is ever in two deliveries at
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from collections.abc import Mapping
@@ -30,14 +32,22 @@ from leadgate import metrics
 from leadgate.keys import StoreKeys
 from leadgate.payloads import encode_json
 
-__all__ = ["CLAIMABLE", "DeliveryLifecycle", "OUTCOME_COUNTERS", "PAYLOAD_FIELDS", "SETTLED_FIELDS", "hash_mapping"]
+__all__ = [
+    "CLAIMABLE",
+    "DeliveryLifecycle",
+    "OUTCOME_COUNTERS",
+    "PAYLOAD_FIELDS",
+    "SETTLED_FIELDS",
+    "hash_mapping",
+    "this_process",
+]
 
 CLAIMABLE = frozenset({"queued", "delivering", "retrying"})
 """Statuses a delivery job may pick up."""
 
 PAYLOAD_FIELDS = ("raw", "lead", "request", "dedupe_keys")
 """The event's payloads: one compressed blob, the first item of ``lg:ev:<id>:payload`` (its attempts follow)."""
-SETTLED_FIELDS = ("lease_until", "next_attempt_at", "batchable")
+SETTLED_FIELDS = ("lease_until", "held_by", "next_attempt_at", "batchable")
 """Summary fields that mean nothing once an event is final: dropped from its hash then."""
 
 OUTCOME_COUNTERS = {
@@ -49,8 +59,17 @@ OUTCOME_COUNTERS = {
 }
 """The counter each delivery outcome adds to: a destination's, except ``ignored`` (a source's: nothing was sent)."""
 
+
+def this_process() -> str:
+    """Who holds a claim (``held_by``): host and process id, the names ``ps`` and a supervisor know a worker by.
+
+    Read at each claim, not cached: a forked process is another holder.
+    """
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 # KEYS: event, due, paused destinations, parked, backlog, counters, the ready set of ARGV[6].
-# ARGV: id, dispatch, now, lease_until, claimable statuses, the destination the caller read
+# ARGV: id, dispatch, now, lease_until, claimable statuses, the destination the caller read, holder
 _CLAIM = """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then
@@ -70,7 +89,7 @@ if destination and redis.call('HEXISTS', KEYS[3], destination) == 1 then
   redis.call('HINCRBY', KEYS[6], 'parked|' .. destination, 1)
   return -2
 end
-redis.call('HSET', KEYS[1], 'status', 'delivering', 'updated_at', ARGV[3], 'lease_until', ARGV[4])
+redis.call('HSET', KEYS[1], 'status', 'delivering', 'updated_at', ARGV[3], 'lease_until', ARGV[4], 'held_by', ARGV[7])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 if destination then redis.call('ZREM', KEYS[7], ARGV[1]) end
 return redis.call('HINCRBY', KEYS[1], 'attempts', 1)
@@ -167,22 +186,22 @@ return 1
 """
 
 
-# KEYS: ready set, due, then the events' keys. ARGV: now, lease_until, due_before, then the ids (the
+# KEYS: ready set, due, then the events' keys. ARGV: now, lease_until, due_before, holder, then the ids (the
 # ready set's first members when the caller read it). An id still in the set is taken off it here, so
 # two bulk calls never take one lead; a stale entry (claimed by its own job, or waiting for a retry
 # time) is dropped as it is met.
 _CLAIM_READY = """
 local out = {}
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   local id = ARGV[i]
-  local key = KEYS[i - 1]
+  local key = KEYS[i - 2]
   if redis.call('ZREM', KEYS[1], id) == 1 then
     local status = redis.call('HGET', key, 'status')
     local due = redis.call('ZSCORE', KEYS[2], id)
     if (status == 'queued' or status == 'retrying') and due and tonumber(due) <= tonumber(ARGV[3]) then
       local old = redis.call('HGET', key, 'dispatch')
       local dispatch = redis.call('HINCRBY', key, 'dispatch', 1)
-      redis.call('HSET', key, 'status', 'delivering', 'updated_at', ARGV[1], 'lease_until', ARGV[2])
+      redis.call('HSET', key, 'status', 'delivering', 'updated_at', ARGV[1], 'lease_until', ARGV[2], 'held_by', ARGV[4])
       redis.call('ZADD', KEYS[2], ARGV[2], id)
       local attempt = redis.call('HINCRBY', key, 'attempts', 1)
       table.insert(out, id)
@@ -267,7 +286,7 @@ class DeliveryLifecycle(StoreKeys):
                         self.counters_key,
                         self.ready_key(destination),
                     ],
-                    args=[event_id, dispatch, now, lease_until, claimable, destination],
+                    args=[event_id, dispatch, now, lease_until, claimable, destination, this_process()],
                 )
             )
             if result != CHANGED:
@@ -293,7 +312,7 @@ class DeliveryLifecycle(StoreKeys):
                 break
             flat = self._claim_ready(
                 keys=[ready, self.due_key, *(self.key(event_id) for event_id in ids)],
-                args=[now, lease_until, due_before, *ids],
+                args=[now, lease_until, due_before, this_process(), *ids],
             )
             taken += [
                 (_text(flat[i]), int(flat[i + 1]), int(flat[i + 2]), int(flat[i + 3])) for i in range(0, len(flat), 4)

@@ -20,7 +20,7 @@ __all__ = ["HTTPClient", "USER_AGENT", "close_all", "pooled"]
 
 USER_AGENT = "leadgate/0.1"
 MAX_CONNECTIONS = 20
-"""Per peer and process: a worker runs one job at a time, the headroom is for the dispatcher's and backfill's."""
+"""Per peer and process: up to ``delivery.calls_in_flight`` (at most 16) deliveries, the rest for backfill's."""
 
 
 class HTTPClient:

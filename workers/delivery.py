@@ -30,6 +30,7 @@ from workers.errors import DeliveryError
 from workers.errors import NothingToDeliver
 from workers.errors import PermanentError
 from workers.facebook_graph import fetch_leadgen
+from workers.inflight import active
 from workers.outcomes import record_delivered
 from workers.outcomes import record_failure
 
@@ -112,6 +113,15 @@ def deliver(rt: Runtime, client: ConnectGainClient, event_id: str, dispatch: int
 
 
 def deliver_event(event_id: str, dispatch: int) -> str:
-    """The RQ job: deliver one event with this process's runtime and pooled client."""
+    """The RQ job: deliver one event with this process's runtime and pooled client.
+
+    In a worker with calls in flight (:mod:`workers.inflight`) the job hands the delivery to a sender
+    thread and returns ``in flight``; the outcome is the event's, in the store, as always.
+    """
     rt = runtime_module.current(KINDS)
-    return deliver(rt, http_client(rt.config.delivery.timeout_seconds), event_id, dispatch)
+    client = http_client(rt.config.delivery.timeout_seconds)
+    senders = active()
+    if senders is None:
+        return deliver(rt, client, event_id, dispatch)
+    senders.submit(deliver, rt, client, event_id, dispatch)
+    return "in flight"

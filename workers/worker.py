@@ -22,7 +22,9 @@ from rq.exceptions import StopRequested
 from leadgate import runtime as runtime_module
 from leadgate.queue import Dispatcher
 from leadgate.runtime import Runtime
+from workers import inflight
 from workers.alerting import AlertLoop
+from workers.inflight import CallSlots
 
 __all__ = ["LeadWorker", "run_worker"]
 
@@ -95,6 +97,13 @@ class LeadWorker(SimpleWorker):
         self._last_beat = beat
         super().heartbeat(timeout, pipeline)
 
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        """RQ's dequeue, once one of this process's senders is free to take the job (:mod:`workers.inflight`)."""
+        senders = inflight.active()
+        if senders is not None:
+            senders.wait_free()
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
     def handle_warm_shutdown_request(self) -> None:
         """RQ's hook for a first SIGTERM/SIGINT: remembered so the restart loop ends too.
 
@@ -129,9 +138,12 @@ def run_worker(rt: Runtime, *, burst: bool = False, name: str | None = None, dis
     first records its old worker's death: RQ refuses a second live worker of one name.
     """
     runtime_module.install(rt)
+    policy = rt.config.delivery
+    senders = CallSlots(policy.calls_in_flight) if policy.calls_in_flight > 1 else None
+    inflight.install(senders)
     stop = threading.Event()
     _stop_on_sigterm_until_rq_listens(stop)
-    dispatcher = Dispatcher(rt.store, rt.queue, rt.config.delivery.lease_seconds)
+    dispatcher = Dispatcher(rt.store, rt.queue, policy.lease_seconds)
     alert_loop = AlertLoop(rt)  # its own thread: an alert send never holds up a delivery
     if not burst:
         dispatcher.start(dispatch_interval)
@@ -167,8 +179,25 @@ def run_worker(rt: Runtime, *, burst: bool = False, name: str | None = None, dis
                 break
         return worked
     finally:
+        if senders is not None:
+            _finish_calls_in_flight(senders, policy.lease_seconds)
         dispatcher.stop()
         alert_loop.stop()
+
+
+def _finish_calls_in_flight(senders: CallSlots, lease_seconds: float) -> None:
+    """A worker that stops (or a burst that ends) lets its calls out finish and record their outcome.
+
+    Waiting longer than a lease serves nothing: by then other workers may take those leads over.
+    """
+    try:
+        if not senders.wait_idle(lease_seconds):
+            log.warning(
+                "%d deliveries still out after %.0f s; their leases bring them back", senders.busy, lease_seconds
+            )
+    finally:
+        senders.close()
+        inflight.install(None)
 
 
 def _stop_on_sigterm_until_rq_listens(stop: threading.Event) -> None:

@@ -78,6 +78,7 @@ class SandboxCRM:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._in_flight = 0
+        self._peak_in_flight = 0
         self.reset()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -137,6 +138,7 @@ class SandboxCRM:
             self._book = CrmBook(self.seed)
             self._requests: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_LIMIT)
             self._faults = FaultState(self.seed)
+            self._peak_in_flight = self._in_flight
 
     @property
     def contacts(self) -> list[dict[str, Any]]:
@@ -165,6 +167,12 @@ class SandboxCRM:
         """API calls received and not yet answered (inside their latency, say): tests wait on it, not on a sleep."""
         with self._lock:
             return self._in_flight
+
+    @property
+    def peak_in_flight(self) -> int:
+        """The most API calls that were inside the CRM at once since it started (or was reset)."""
+        with self._lock:
+            return self._peak_in_flight
 
     def deliveries_by_email(self) -> Counter[str]:
         """How often each (lower-cased) e-mail was delivered; phone-only deliveries are not counted."""
@@ -202,6 +210,7 @@ class SandboxCRM:
         with self._lock:
             extra_latency, fault = self._faults.take(path)
             self._in_flight += 1
+            self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
         try:
             if self.latency + extra_latency > 0:
                 time.sleep(self.latency + extra_latency)

@@ -13,6 +13,7 @@ from leadgate.intake import accept
 from leadgate.lifecycle import CLAIMABLE
 from leadgate.lifecycle import OUTCOME_COUNTERS
 from leadgate.lifecycle import hash_mapping
+from leadgate.lifecycle import this_process
 from leadgate.model import InboundEvent
 from leadgate.payloads import encode_json
 from leadgate.runtime import Runtime
@@ -132,6 +133,7 @@ def test_a_claim_takes_a_lease_and_counts_the_attempt(store: EventStore, redis_c
         "attempts": "3",
         "updated_at": repr(NOW),
         "lease_until": repr(LEASE),
+        "held_by": this_process(),
     }
     assert members(redis_client, "lg:due") == {ONE: LEASE}  # a killed worker's lead is due when its lease ends
     assert members(redis_client, "lg:backlog") == {ONE: RECEIVED_AT}
@@ -240,7 +242,8 @@ def test_claim_ready_takes_the_oldest_queued_leads_of_one_destination(
     assert store.claim_ready("main", 2, NOW, LEASE, GRACE) == [(THREE, 2, 1, 1), (ONE, 3, 1, 2)]
     for event_id in (THREE, ONE):
         stored = hash_of(redis_client, store.key(event_id))
-        assert (stored["status"], stored["updated_at"], stored["lease_until"]) == ("delivering", repr(NOW), repr(LEASE))
+        claim = (stored["status"], stored["updated_at"], stored["lease_until"], stored["held_by"])
+        assert claim == ("delivering", repr(NOW), repr(LEASE), this_process())
     assert members(redis_client, "lg:due") == {THREE: LEASE, ONE: LEASE, TWO: RECEIVED_AT + 2, FOUR: RECEIVED_AT}
     assert members(redis_client, "lg:ready:main") == {TWO: RECEIVED_AT + 2}
     assert members(redis_client, "lg:ready:eu") == {FOUR: RECEIVED_AT}

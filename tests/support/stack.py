@@ -260,14 +260,25 @@ class Stack:
         return [s for s in self.services if s.name.startswith("worker")]
 
     def busy_workers(self) -> dict[Service, tuple[str, int]]:
-        """Live worker processes running a delivery job right now -> that job's (event id, dispatch)."""
+        """Live worker processes inside a delivery right now -> one of their claims' (event id, dispatch).
+
+        A worker has up to ``delivery.calls_in_flight`` deliveries out at once, each holding a claim that
+        names its process (``held_by``, host:pid); a claim whose lease ran out is nobody's any more.
+        """
         by_pid = {s.pid: s for s in self.worker_services() if s.running}
+        # replies are bytes: the store's client does not decode them
+        leased = [i.decode() for i in self.store.redis.zrangebyscore(self.store.due_key, time.time(), "+inf")]
+        with self.store.redis.pipeline(transaction=False) as pipe:
+            for event_id in leased:
+                pipe.hmget(self.store.key(event_id), "status", "held_by", "dispatch")
+            claims = pipe.execute()
         busy = {}
-        for worker in self.rq_workers():
-            job_id = worker.get_current_job_id()
-            if worker.pid in by_pid and job_id and job_id.startswith("lg-"):
-                event_id, _, dispatch = job_id[len("lg-") :].rpartition("-")  # lg-<event id>-<dispatch>
-                busy[by_pid[worker.pid]] = (event_id, int(dispatch))
+        for event_id, (status, held_by, dispatch) in zip(leased, claims, strict=True):
+            if status != b"delivering" or not held_by:
+                continue
+            pid = int(held_by.decode().rpartition(":")[2])
+            if pid in by_pid:
+                busy[by_pid[pid]] = (event_id, int(dispatch))
         return busy
 
     def revive_workers(self) -> list[Service]:
