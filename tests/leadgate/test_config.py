@@ -218,6 +218,7 @@ def test_top_level_and_delivery_defaults():
     assert config.delivery.backoff_seconds == defaults.BACKOFF_SECONDS
     assert config.delivery.timeout_seconds == defaults.TIMEOUT_SECONDS
     assert config.delivery.jitter == defaults.BACKOFF_JITTER
+    assert config.delivery.calls_in_flight == defaults.CALLS_IN_FLIGHT == 4
     assert config.retention_days == defaults.RETENTION_DAYS
     assert config.data_dir == defaults.DATA_DIR
     assert config.sources == {}
@@ -228,10 +229,10 @@ def test_delivery_values_are_read():
     config = parse(
         ONE_DESTINATION
         + "delivery:\n  max_attempts: 3\n  backoff_seconds: [1, 2.5]\n  timeout_seconds: 4\n  jitter: 0\n"
-        + "  lease_seconds: 60\n"
+        + "  lease_seconds: 60\n  calls_in_flight: 1\n"
     )
     assert config.delivery == DeliveryPolicy(
-        max_attempts=3, backoff_seconds=(1.0, 2.5), timeout_seconds=4.0, jitter=0.0, lease=60.0
+        max_attempts=3, backoff_seconds=(1.0, 2.5), timeout_seconds=4.0, jitter=0.0, lease=60.0, calls_in_flight=1
     )
 
 
@@ -362,6 +363,16 @@ destinations:
             ONE_DESTINATION + "delivery:\n  max_attempts: 0\n",
             ["delivery.max_attempts", "greater than or equal to 1"],
             id="max-attempts-0",
+        ),
+        pytest.param(
+            ONE_DESTINATION + "delivery:\n  calls_in_flight: 0\n",
+            ["delivery.calls_in_flight", "greater than or equal to 1"],
+            id="calls-in-flight-0",
+        ),
+        pytest.param(
+            ONE_DESTINATION + "delivery:\n  calls_in_flight: 17\n",
+            ["delivery.calls_in_flight", "less than or equal to 16"],
+            id="calls-in-flight-above-the-connection-pool",
         ),
         pytest.param(
             ONE_DESTINATION + "delivery:\n  backoff_seconds: []\n",
