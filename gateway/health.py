@@ -11,8 +11,8 @@ from flask import request
 
 from gateway import auth
 from gateway.responses import error_response
+from leadgate import exposition
 from leadgate import health
-from leadgate import metrics
 from leadgate.credentials import bearer_token
 from leadgate.credentials import secrets_match
 
@@ -62,7 +62,7 @@ def prometheus_metrics() -> Response:
                 auth.count_wrong_token("metrics bearer token")
             return error_response(401, "unauthorized", "metrics need the admin token (or metrics_public: true)")
     try:
-        body = metrics.render(rt)
+        body = exposition.render(rt)
     except redis.RedisError as err:
         return error_response(503, "metrics_unavailable", f"cannot read metrics: {type(err).__name__}")
     return Response(body, mimetype="text/plain; version=0.0.4; charset=utf-8")

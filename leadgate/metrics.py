@@ -6,24 +6,16 @@ mode only adds up processes that share one directory on one host (and needs that
 directory wiped on every deploy). Here each counter is incremented inside the same
 Redis transaction or Lua script that changes the event it counts, so ``/metrics`` and
 the event store cannot disagree, whichever process serves the scrape.
+
+This module only counts (every process does); :mod:`leadgate.exposition` turns the counts into
+``/metrics`` (only the gateway does), so a queue worker never loads prometheus_client.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-from prometheus_client import generate_latest
-from prometheus_client.core import CounterMetricFamily
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.core import HistogramMetricFamily
-from prometheus_client.registry import Collector
-
 from leadgate.histograms import bucket_of
-from leadgate.histograms import cumulative_buckets
-from leadgate.speed import histograms as speed_histograms
 
 __all__ = [
     "DESTINATION_COUNTERS",
@@ -32,7 +24,6 @@ __all__ = [
     "counter_field",
     "incr",
     "latency_bucket",
-    "render",
 ]
 
 SOURCE_COUNTERS = {
@@ -68,77 +59,3 @@ def incr(client: Any, key: str, name: str, label: str, amount: int = 1) -> None:
 
 def latency_bucket(seconds: float) -> str:
     return bucket_of(seconds, LATENCY_BUCKETS)
-
-
-class LeadgateCollector(Collector):
-    """Reads the shared counters and the live gauges from Redis at scrape time."""
-
-    def __init__(self, rt: Any):
-        self.rt = rt
-
-    def collect(self) -> Iterator[Any]:
-        client = self.rt.redis
-        store = self.rt.store
-        pipe = client.pipeline(transaction=False)
-        pipe.hgetall(store.counters_key)
-        pipe.hgetall(store.latency_key)
-        pipe.zcard(store.due_key)
-        pipe.zrange(store.backlog_key, 0, 0, withscores=True)
-        pipe.zcard(store.dead_key)
-        pipe.zcard(store.parked_key)
-        pipe.hkeys(store.paused_key)
-        counters, latency, due, oldest, dead, parked, paused = pipe.execute()
-        rq_length = self.rt.queue.count  # RQ's own Redis: the store's may be a cluster
-        values: dict[tuple[str, str], int] = {}
-        for raw_field, raw_value in counters.items():
-            name, _, label = raw_field.decode().partition("|")
-            values[(name, label)] = int(raw_value)
-        config = self.rt.config
-        for name, help_text in SOURCE_COUNTERS.items():
-            family = CounterMetricFamily(f"leadgate_{name}", help_text, labels=["source"])
-            for source in sorted(set(config.sources) | {lab for (n, lab) in values if n == name}):
-                family.add_metric([source], values.get((name, source), 0))
-            yield family
-        for name, help_text in DESTINATION_COUNTERS.items():
-            family = CounterMetricFamily(f"leadgate_{name}", help_text, labels=["destination"])
-            for dest in sorted(set(config.destinations) | {lab for (n, lab) in values if n == name}):
-                family.add_metric([dest], values.get((name, dest), 0))
-            yield family
-        yield from self._latency(latency)
-        yield from speed_histograms(self.rt)
-        now = time.time()
-        yield GaugeMetricFamily(
-            "leadgate_queue_depth", "Leads acknowledged and not yet delivered, dead or parked", value=due
-        )
-        age = now - oldest[0][1] if oldest else 0.0
-        yield GaugeMetricFamily("leadgate_oldest_queued_age_seconds", "Age of the oldest undelivered lead", value=age)
-        yield GaugeMetricFamily("leadgate_dead_letters", "Leads in the dead-letter queue", value=dead)
-        yield GaugeMetricFamily("leadgate_parked", "Leads waiting for an operator", value=parked)
-        yield GaugeMetricFamily("leadgate_rq_queue_length", "Delivery jobs waiting in the RQ queue", value=rq_length)
-        paused_family = GaugeMetricFamily(
-            "leadgate_destination_paused", "1 when a destination is paused", labels=["destination"]
-        )
-        paused_names = {p.decode() for p in paused}
-        for dest in sorted(config.destinations):
-            paused_family.add_metric([dest], 1 if dest in paused_names else 0)
-        yield paused_family
-
-    def _latency(self, latency: dict[bytes, bytes]) -> Iterator[Any]:
-        family = HistogramMetricFamily(
-            "leadgate_delivery_latency_seconds", "Seconds from receipt to delivery", labels=["destination"]
-        )
-        per_dest: dict[str, dict[str, float]] = {}
-        for raw_field, raw_value in latency.items():
-            dest, _, part = raw_field.decode().rpartition("|")
-            per_dest.setdefault(dest, {})[part] = float(raw_value)
-        for dest in sorted(set(self.rt.config.destinations) | set(per_dest)):
-            data = per_dest.get(dest, {})
-            family.add_metric([dest], cumulative_buckets(data, LATENCY_BUCKETS), sum_value=data.get("sum", 0.0))
-        yield family
-
-
-def render(rt: Any) -> bytes:
-    """The Prometheus text exposition of everything above."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(LeadgateCollector(rt))
-    return generate_latest(registry)

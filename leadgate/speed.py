@@ -4,9 +4,10 @@
 ``submitted_at``, Google's ``lead_submit_time``; a kind tells it with ``created_at(raw)``) or, for
 forms, from receipt, to ConnectGain's 2xx; ``platform`` is creation to receipt (the platform's own
 delay: Meta can take minutes to send a webhook), ``gateway`` is receipt to 2xx (leadgate's).
-Each delivery adds to a histogram in Redis (``lg:m:speed``: what ``/metrics`` serves, shared by
-every process as the other counters are) and to the day's sample list (``lg:watch:speed:<day>:<source>``,
-the last 2,000, kept 8 days) from which the dashboard reads the day's p50 and p95.
+Each delivery adds to a histogram in Redis (``lg:m:speed``: what ``/metrics`` serves, read by
+:mod:`leadgate.exposition`, shared by every process as the other counters are) and to the day's
+sample list (``lg:watch:speed:<day>:<source>``, the last 2,000, kept 8 days) from which the
+dashboard reads the day's p50 and p95.
 
 Recording is best effort and after the delivery is recorded: a Redis error here is logged, never
 raised into the delivery.
@@ -20,23 +21,19 @@ import math
 import re
 import time
 from collections import Counter
-from collections.abc import Iterator
 from collections.abc import Sequence
 from datetime import datetime
 from datetime import timezone
 from typing import Any
 
 import redis
-from prometheus_client.core import HistogramMetricFamily
 
 from leadgate.histograms import bucket_of
-from leadgate.histograms import cumulative_buckets
 
 __all__ = [
     "PARTS",
     "SPEED_BUCKETS",
     "day_percentiles",
-    "histograms",
     "parse_platform_time",
     "record_speed",
     "record_speeds",
@@ -144,22 +141,6 @@ def record_speeds(rt: Any, events: Sequence[Any], delivered_at: float | None = N
             pipe.execute()
     except redis.RedisError as err:
         log.warning("could not record the speed to lead of %d lead(s): %s", len(events), type(err).__name__)
-
-
-def histograms(rt: Any) -> Iterator[HistogramMetricFamily]:
-    """The three histograms per source, read from ``lg:m:speed``, for ``/metrics``."""
-    raw = rt.redis.hgetall(speed_key(rt.store.prefix))
-    data: dict[tuple[str, str], dict[str, float]] = {}
-    for name, value in raw.items():
-        source, part, bucket = name.decode().rsplit("|", 2)
-        data.setdefault((part, source), {})[bucket] = float(value)
-    for part, (metric, help_text) in PARTS.items():
-        family = HistogramMetricFamily(metric, help_text, labels=["source"])
-        for source in sorted(set(rt.config.sources) | {s for (p, s) in data if p == part}):
-            counts = data.get((part, source), {})
-            buckets = cumulative_buckets(counts, SPEED_BUCKETS)
-            family.add_metric([source], buckets, sum_value=counts.get("sum", 0.0))
-        yield family
 
 
 def _quantile(ordered: list[float], q: float) -> float:

@@ -143,6 +143,7 @@ def test_the_layering_check_catches_a_forbidden_import(tmp_path: Path) -> None:
         "leadgate.queue",
         "leadgate.runtime",
         "leadgate.metrics",
+        "leadgate.exposition",
         "leadgate.health",
         "leadgate.redaction",
         "leadgate.contract",
