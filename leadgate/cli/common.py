@@ -17,13 +17,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from adapters import KINDS
+from leadgate.cli.sandbox_discovery import running_sandbox_url
 from leadgate.config import SANDBOX_URL_ENV
 from leadgate.config import Config
 from leadgate.config import ConfigError
 from leadgate.config import load_config
 from leadgate.embedded_redis import EmbeddedRedis
 from leadgate.runtime import Runtime
-from leadgate.sandbox.discovery import running_sandbox_url
 
 __all__ = ["console", "err_console", "fail", "open_runtime", "runtime_for", "when", "with_config"]
 
@@ -40,7 +40,7 @@ def with_config(func: Callable[..., Any]) -> Callable[..., Any]:
     """Loads the config (``--config`` or ``$LEADGATE_CONFIG``) and turns config errors into a clear exit.
 
     Destinations without an API key deliver to the sandbox CRM of a ``leadgate dev`` running
-    on the same ``data_dir`` (:mod:`leadgate.sandbox.discovery`), as dev's own worker does.
+    on the same ``data_dir`` (:mod:`leadgate.cli.sandbox_discovery`), as dev's own worker does.
     """
 
     @click.option("--config", "config_path", envvar="LEADGATE_CONFIG", default=None, help="Config file (leadgate.yaml)")

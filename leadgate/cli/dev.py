@@ -26,6 +26,8 @@ from gateway import create_app
 from leadgate import defaults
 from leadgate.cli import dev_pages
 from leadgate.cli.dev_pages import DEMO_SOURCE
+from leadgate.cli.sandbox_discovery import forget_sandbox_url
+from leadgate.cli.sandbox_discovery import record_sandbox_url
 from leadgate.config import SANDBOX_API_KEY
 from leadgate.config import SANDBOX_URL_ENV
 from leadgate.config import Config
@@ -34,8 +36,6 @@ from leadgate.config import config_path
 from leadgate.config import load_config
 from leadgate.embedded_redis import EmbeddedRedis
 from leadgate.sandbox import SandboxCRM
-from leadgate.sandbox.discovery import forget_sandbox_url
-from leadgate.sandbox.discovery import record_sandbox_url
 
 console = Console()
 

@@ -40,8 +40,8 @@ def test_help_lists_every_command_with_its_whole_description_at_80_columns(group
         assert sub is not None and words(sub.get_short_help_str(UNCUT)) in words(result.output)
 
 
-NOT_IN_A_WORKER = ("flask", "gateway", "werkzeug", "leadgate.cli.dev", "prometheus_client")
-"""What a queue worker never runs: the web side, the dev server, the ``/metrics`` renderer."""
+NOT_IN_A_WORKER = ("flask", "gateway", "werkzeug", "leadgate.cli.dev", "leadgate.sandbox", "prometheus_client")
+"""What a queue worker never runs: the web side, the dev server, the sandbox CRM, the ``/metrics`` renderer."""
 
 
 def test_every_listed_command_resolves_and_the_worker_loads_no_web_code():

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from leadgate.cli.sandbox_discovery import SANDBOX_URL_FILE
 from leadgate.embedded_redis import EmbeddedRedis
-from leadgate.sandbox.discovery import SANDBOX_URL_FILE
 from leadgate.sandbox.processes import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]

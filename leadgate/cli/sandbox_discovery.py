@@ -6,6 +6,10 @@ terminal (``leadgate import``, ``leadgate worker``) finds the same sandbox throu
 ``sandbox.url`` in the config's ``data_dir``: dev writes it when the sandbox starts and removes
 it when it stops. The file is believed only while a sandbox answers at that URL, so one left
 by a killed dev server sends nothing anywhere. Standard library only, like the sandbox.
+
+It lives with the commands that use it rather than in :mod:`leadgate.sandbox`, whose package
+loads the CRM server: ``leadgate worker`` looks for a sandbox at start and should not carry the
+server (``http.server``, ``argparse``, the CRM's rules) in its memory for the rest of its life.
 """
 
 from __future__ import annotations
