@@ -18,5 +18,6 @@ from workers.worker import run_worker
 def worker(config: Config, burst: bool, name: str | None) -> None:
     """Deliver queued leads to ConnectGain (the Procfile's worker process)."""
     rt = runtime_for(config)
-    console.print(f"leadgate worker: delivering for {len(config.sources)} sources", highlight=False)
+    # no emoji codes to replace in this line: looking for them loads rich's emoji table (0.45 MiB), kept for good
+    console.print(f"leadgate worker: delivering for {len(config.sources)} sources", highlight=False, emoji=False)
     run_worker(rt, burst=burst, name=name)
