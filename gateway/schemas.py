@@ -128,6 +128,12 @@ class EventSummarySchema(Schema):
     next_attempt_at = fields.Float(allow_none=True)
     delivered_at = fields.Float(allow_none=True)
     duplicate_of = fields.String(allow_none=True)
+    held_by = fields.String(
+        allow_none=True, metadata={"description": "while delivering: the worker process holding it (host:pid)"}
+    )
+    lease_until = fields.Float(
+        allow_none=True, metadata={"description": "while delivering: Unix time another worker may take it over"}
+    )
     contact = fields.Nested(ContactSchema)
 
 

@@ -193,6 +193,8 @@ class Event:
             "next_attempt_at": self.next_attempt_at or None,
             "delivered_at": self.delivered_at or None,
             "duplicate_of": self.duplicate_of or None,
+            "held_by": self.held_by or None if self.status == "delivering" else None,
+            "lease_until": self.lease_until or None if self.status == "delivering" else None,
         }
 
 

@@ -5,18 +5,21 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 
 import pytest
 
 from gateway import create_app
 from gateway.auth import session_secret
 from leadgate import defaults
+from leadgate.lifecycle import this_process
 from leadgate.runtime import Runtime
 from tests.support.admin import ADMIN_CONFIG
 from tests.support.admin import AUTH as AUTH_HEADERS
 from tests.support.admin import TOKEN
 from tests.support.admin import dead_letter
 from tests.support.admin import post_lead
+from tests.support.delivery import dispatch_now
 from tests.support.leads import park
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -248,6 +251,18 @@ def test_event_page_shows_attempts_diff_and_no_secrets(admin, rt, crm, deliver_a
     for secret in ("tok-987654", "key-987654", "sig-987654"):
         assert secret not in page
     assert "Send again" in page and "data-refresh" not in page
+
+
+def test_event_page_names_the_worker_delivering_it(admin, rt):
+    """Which worker process holds a lead in delivery (host:pid), and when another may take it over."""
+    event_id = post_lead(admin, name="Ada", email="ada@example.com")
+    [(_, dispatch)] = dispatch_now(rt).items()
+    now = time.time()
+    assert rt.store.claim(event_id, dispatch, now, now + 60) == 1
+    page = text(admin.get(f"/admin/events/{event_id}"))
+    assert f"<dt>Being delivered by</dt><dd>worker {this_process()}, taken over after " in page
+    api = admin.get(f"/admin/api/events/{event_id}", headers=AUTH_HEADERS).get_json()
+    assert (api["held_by"], api["lease_until"]) == (this_process(), pytest.approx(now + 60))
 
 
 def test_unknown_event_page_is_404(admin):

@@ -212,11 +212,22 @@ def test_summary_shows_no_payloads_and_unset_values_as_none() -> None:
         "next_attempt_at": None,
         "delivered_at": None,
         "duplicate_of": None,
+        "held_by": None,
+        "lease_until": None,
     }
     full = Event(id=TWO, last_status_code=201, contact_id="c1", next_attempt_at=7.0, delivered_at=8.0, duplicate_of=ONE)
     summary = full.summary()
     assert (summary["last_status_code"], summary["contact_id"], summary["duplicate_of"]) == (201, "c1", ONE)
     assert (summary["next_attempt_at"], summary["delivered_at"]) == (7.0, 8.0)
+
+
+def test_summary_names_the_claim_holder_only_while_delivering() -> None:
+    """A claim's holder and lease stay in the hash after a retry is scheduled: they mean nothing then."""
+    claim = {"held_by": "web-1:4242", "lease_until": 99.0}
+    delivering = Event(id=ONE, status="delivering", **claim).summary()
+    assert {k: delivering[k] for k in claim} == claim
+    retrying = Event(id=ONE, status="retrying", **claim).summary()
+    assert {k: retrying[k] for k in claim} == {"held_by": None, "lease_until": None}
 
 
 # -- write_new -----------------------------------------------------------------------------------------------------
