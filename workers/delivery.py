@@ -23,6 +23,7 @@ from leadgate import runtime as runtime_module
 from leadgate.events import Event
 from leadgate.intake import is_batchable
 from leadgate.runtime import Runtime
+from workers import inflight
 from workers.batch import deliver_batch
 from workers.clients import pooled
 from workers.connectgain import ConnectGainClient
@@ -30,7 +31,6 @@ from workers.errors import DeliveryError
 from workers.errors import NothingToDeliver
 from workers.errors import PermanentError
 from workers.facebook_graph import fetch_leadgen
-from workers.inflight import active
 from workers.outcomes import record_delivered
 from workers.outcomes import record_failure
 
@@ -120,7 +120,7 @@ def deliver_event(event_id: str, dispatch: int) -> str:
     """
     rt = runtime_module.current(KINDS)
     client = http_client(rt.config.delivery.timeout_seconds)
-    senders = active()
+    senders = inflight.active()
     if senders is None:
         return deliver(rt, client, event_id, dispatch)
     senders.submit(deliver, rt, client, event_id, dispatch)
