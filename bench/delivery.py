@@ -138,51 +138,42 @@ def run_worker(
     return DeliveryRun(mode, len(ids), seconds, requests, once, rss)
 
 
-def queue_single(bench: Bench, leads: int, log: Callable[[str], None]) -> list[str]:
-    """A fresh backlog of ``leads`` for the single-call runs (in an emptied Redis)."""
+def queue_fresh(
+    bench: Bench, batch_size: int, leads: int, label: str, log: Callable[[str], None]
+) -> tuple[Runtime, list[str]]:
+    """A fresh backlog of ``leads`` in an emptied Redis, for a worker with ``batch_size``."""
     bench.flush()
+    rt = bench.runtime(batch_size)
     started = time.perf_counter()
-    ids = queue_backlog(bench.runtime(1), leads, "single")
+    ids = queue_backlog(rt, leads, label)
     log(f"queued {leads} leads in {time.perf_counter() - started:.1f}s")
-    return ids
+    return rt, ids
 
 
 def measure_delivery(
     bench: Bench, procs: Processes, single_leads: int, bulk_leads: int, log: Callable[[str], None]
 ) -> DeliveryResults:
     results = DeliveryResults()
-
-    # single-call: the plain loop and the worker with batch_size 1 send the same payloads, one call at a
-    # time (calls_in_flight 1) as the loop does; then with the default calls in flight
-    ids = queue_single(bench, single_leads, log)
-    single = bench.runtime(1)
+    # the plain loop sends the payloads of the first single-call backlog itself; that backlog is then
+    # the worker's, one call at a time (calls_in_flight 1) as the loop does, then with the default
+    rt, ids = queue_fresh(bench, 1, single_leads, "single", log)
     bench.crm_reset(CRM_LATENCY)
-    results.runs["loop"] = plain_loop(bench, single.store.get_many(ids))
+    results.runs["loop"] = plain_loop(bench, rt.store.get_many(ids))
     log(f"plain httpx loop: {results.runs['loop'].per_second:.1f} leads/s")
-    timeout = single_leads * CRM_LATENCY * 4 + 60
-    for key, calls in (("single", 1), (f"single, {defaults.CALLS_IN_FLIGHT} in flight", defaults.CALLS_IN_FLIGHT)):
-        if key != "single":
-            ids = queue_single(bench, single_leads, log)
-        bench.crm_reset(CRM_LATENCY)
-        mode = f"single-call (batch_size 1), {calls} in flight"
-        results.runs[key] = run_worker(bench, procs, single, ids, 1, calls, mode, timeout)
-        log(f"{mode}: {results.runs[key].per_second:.1f} leads/s")
-
-    # coalesced: batch_size 100, a bigger backlog of the same kind of leads, the same two ways
-    timeout = bulk_leads * CRM_LATENCY + 120
-    for key, calls in (
-        ("coalesced", 1),
-        (f"coalesced, {defaults.CALLS_IN_FLIGHT} in flight", defaults.CALLS_IN_FLIGHT),
-    ):
-        bench.flush()
-        coalesced = bench.runtime(100)
-        started = time.perf_counter()
-        ids = queue_backlog(coalesced, bulk_leads, "bulk")
-        log(f"queued {bulk_leads} leads in {time.perf_counter() - started:.1f}s")
-        bench.crm_reset(CRM_LATENCY)
-        mode = f"coalesced (batch_size 100), {calls} in flight"
-        results.runs[key] = run_worker(bench, procs, coalesced, ids, 100, calls, mode, timeout)
-        log(f"{mode}: {results.runs[key].per_second:.1f} leads/s")
+    kinds = (
+        ("single", "single-call", 1, single_leads, single_leads * CRM_LATENCY * 4 + 60),
+        ("coalesced", "coalesced", 100, bulk_leads, bulk_leads * CRM_LATENCY + 120),
+    )
+    for key, name, batch_size, leads, timeout in kinds:
+        for calls in (1, defaults.CALLS_IN_FLIGHT):
+            if not ids:
+                rt, ids = queue_fresh(bench, batch_size, leads, key, log)
+            bench.crm_reset(CRM_LATENCY)
+            mode = f"{name} (batch_size {batch_size}), {calls} in flight"
+            run_key = key if calls == 1 else f"{key}, {calls} in flight"
+            results.runs[run_key] = run_worker(bench, procs, rt, ids, batch_size, calls, mode, timeout)
+            log(f"{mode}: {results.runs[run_key].per_second:.1f} leads/s")
+            ids = []
     bench.flush()
     bench.crm_reset(0)
     return results

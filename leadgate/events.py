@@ -180,6 +180,7 @@ class Event:
 
     def summary(self) -> dict[str, Any]:
         """The fields ``leadgate events`` and the admin list show (no raw payloads)."""
+        delivering = self.status == "delivering"  # a claim's holder and lease mean nothing after it
         return {
             "id": self.id,
             "source": self.source,
@@ -193,8 +194,8 @@ class Event:
             "next_attempt_at": self.next_attempt_at or None,
             "delivered_at": self.delivered_at or None,
             "duplicate_of": self.duplicate_of or None,
-            "held_by": self.held_by or None if self.status == "delivering" else None,
-            "lease_until": self.lease_until or None if self.status == "delivering" else None,
+            "held_by": (self.held_by or None) if delivering else None,
+            "lease_until": (self.lease_until or None) if delivering else None,
         }
 
 

@@ -35,7 +35,6 @@ class CallSlots:
         if size < 1:
             raise ValueError("size must be at least 1")
         self.size = size
-        self._free = threading.BoundedSemaphore(size)
         self._tasks: SimpleQueue[tuple[Task, tuple[Any, ...]] | None] = SimpleQueue()
         self._busy = 0
         self._changed = threading.Condition()
@@ -53,8 +52,8 @@ class CallSlots:
 
     def submit(self, task: Task, *args: Any) -> None:
         """Runs ``task(*args)`` in a free sender thread, after waiting for one if none is free."""
-        self._free.acquire()
         with self._changed:
+            self._changed.wait_for(self._a_sender_is_free)
             self._busy += 1
         self._tasks.put((task, args))
 
@@ -66,7 +65,7 @@ class CallSlots:
         grace (a minute) instead of a lease. One thread submits, so the sender found free stays free.
         """
         with self._changed:
-            self._changed.wait_for(lambda: self._busy < self.size)
+            self._changed.wait_for(self._a_sender_is_free)
 
     def wait_idle(self, timeout: float) -> bool:
         """Waits until no delivery is running (or ``timeout`` ran out); True when none is."""
@@ -77,6 +76,9 @@ class CallSlots:
         """Ends the threads once the deliveries already handed over are done; no further :meth:`submit`."""
         for _ in self._threads:
             self._tasks.put(None)
+
+    def _a_sender_is_free(self) -> bool:
+        return self._busy < self.size
 
     def _run(self) -> None:
         while (item := self._tasks.get()) is not None:
@@ -92,7 +94,6 @@ class CallSlots:
                 with self._changed:
                     self._busy -= 1
                     self._changed.notify_all()
-                self._free.release()
 
 
 _active: CallSlots | None = None
