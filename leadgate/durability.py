@@ -31,19 +31,24 @@ class NotReplicated(redis.RedisError):
         super().__init__(f"{acknowledged} of {wanted} replicas acknowledged the write within {timeout_ms} ms")
 
 
-def run_durably(client: redis.Redis, durability: Durability, queue: Callable[[Pipeline], object]) -> list[Any]:
+def run_durably(
+    client: redis.Redis, durability: Durability, queue: Callable[[Pipeline], object], raise_on_error: bool = True
+) -> list[Any]:
     """Runs the commands ``queue`` adds to a pipeline; with ``replicated``, then waits for the replicas.
 
-    Returns the commands' results. Raises:
+    Returns the commands' results (with ``raise_on_error=False``, a refused command's error in its
+    place, as redis-py's pipelines do). Raises:
         NotReplicated: fewer than ``min_replicas`` replicas had them within ``replica_timeout_ms``.
-        redis.RedisError: as the commands themselves.
+        redis.RedisError: as the commands themselves (unless ``raise_on_error`` is False).
     """
     with client.pipeline(transaction=False) as pipe:
         queue(pipe)
         if not durability.replicated:
-            return pipe.execute()
+            return pipe.execute(raise_on_error=raise_on_error)
         pipe.wait(durability.min_replicas, durability.replica_timeout_ms)
-        *results, acknowledged = pipe.execute()
+        *results, acknowledged = pipe.execute(raise_on_error=raise_on_error)
+    if isinstance(acknowledged, Exception):
+        raise acknowledged
     if int(acknowledged) < durability.min_replicas:
         raise NotReplicated(int(acknowledged), durability.min_replicas, durability.replica_timeout_ms)
     return results

@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from leadgate import defaults
+from leadgate.durability import run_durably
 from leadgate.events import Event
 from leadgate.runtime import Runtime
 from leadgate.speed import record_speed
@@ -61,7 +62,15 @@ def record_delivered(
 ) -> str:
     """Records a lead ConnectGain accepted in a single call, with its contact id; see :func:`record_sent`."""
     attempt.update(outcome="delivered", duration_ms=_ms(started))
-    record_sent(rt, event.id, lambda: _finish_delivered(rt, event, dispatch, attempt, contact_id, deal_id))
+    record_sent(
+        rt,
+        event.id,
+        lambda: run_durably(
+            rt.redis,
+            rt.config.durability,
+            partial(_finish_delivered, rt, event, dispatch, attempt, contact_id, deal_id),
+        ),
+    )
     log_attempt(event, attempt)
     record_speed(rt, event)
     return "delivered"
@@ -83,17 +92,20 @@ def record_delivered_together(rt: Runtime, delivered: Sequence[Delivered], start
     for _, _, attempt, _ in delivered:
         attempt.update(outcome="delivered", duration_ms=_ms(started))
     answers: list[Any]
+
+    def queue_records(pipe: Any) -> None:
+        for event, dispatch, attempt, contact_id in delivered:
+            _finish_delivered(rt, event, dispatch, attempt, contact_id, pipe=pipe)
+
     try:
-        with rt.redis.pipeline(transaction=False) as pipe:
-            for event, dispatch, attempt, contact_id in delivered:
-                _finish_delivered(rt, event, dispatch, attempt, contact_id, pipe=pipe)
-            answers = pipe.execute(raise_on_error=False)
-    except redis.RedisError as err:
+        answers = run_durably(rt.redis, rt.config.durability, queue_records, raise_on_error=False)
+    except redis.RedisError as err:  # the round trip failed, or the replicas did not confirm the records
         answers = [err] * len(delivered)
     refused = [item for item, answer in zip(delivered, answers, strict=True) if isinstance(answer, Exception)]
     for index, (event, dispatch, attempt, contact_id) in enumerate(refused):
         later = [other.id for other, _, _, _ in refused[index + 1 :]]  # held too at this record's first refusal
-        record_sent(rt, event.id, partial(_finish_delivered, rt, event, dispatch, attempt, contact_id), also_hold=later)
+        write = partial(_finish_delivered, rt, event, dispatch, attempt, contact_id, "")  # run_durably adds the pipe
+        record_sent(rt, event.id, partial(run_durably, rt.redis, rt.config.durability, write), also_hold=later)
     for event, _, attempt, _ in delivered:
         log_attempt(event, attempt)
 

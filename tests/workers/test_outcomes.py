@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
+import pytest
 import redis
 
+from leadgate import defaults
+from leadgate.config import Durability
 from leadgate.runtime import Runtime
 from tests.support.leads import accept_form
 from tests.support.leads import claim_now
+from workers.errors import TransientError
+from workers.outcomes import record_delivered
 from workers.outcomes import record_delivered_together
 from workers.outcomes import record_sent
 
@@ -90,3 +96,23 @@ def test_leads_recorded_together_each_get_their_own_record(rt: Runtime) -> None:
     record_delivered_together(rt, delivered, time.time())  # type: ignore[arg-type]
     assert [rt.store.get(event_id).contact_id for event_id in ids] == ["k0", "k1", "k2", "k3"]
     assert rt.store.dispatch_due(time.time() + 3600, time.time() + 3660) == []
+
+
+def test_with_replicated_durability_a_record_counts_once_a_replica_has_it(rt: Runtime, monkeypatch) -> None:
+    """A record the master took but no replica confirmed can vanish in a failover, and its lease would then
+    send the lead again: under ``durability: replicated`` it is held and retried like a refused one."""
+    replicated = dataclasses.replace(rt.config, durability=Durability("replicated", 1, 20))  # this Redis has none
+    strict = Runtime.from_config(replicated, client=rt.redis)
+    monkeypatch.setattr(defaults, "RECORD_TRIES", 2)
+    monkeypatch.setattr(defaults, "RECORD_BACKOFF_SECONDS", (0.01, 0.01))
+    ids = [accept_form(rt, {"email": f"wait{n}@example.com"}).event_id for n in range(3)]
+    dispatches = [claim_now(rt, event_id)[0] for event_id in ids]
+    attempt = {"n": 1, "at": time.time(), "status_code": 200}
+    single = rt.store.get(ids[0])
+    with pytest.raises(TransientError, match="0 of 1 replicas"):
+        record_delivered(strict, single, dispatches[0], dict(attempt), time.time(), "c0")
+    bulk = [(rt.store.get(i), d, dict(attempt), f"c{i}") for i, d in zip(ids[1:], dispatches[1:], strict=True)]
+    with pytest.raises(TransientError, match="0 of 1 replicas"):
+        record_delivered_together(strict, bulk, time.time())  # type: ignore[arg-type]
+    assert [rt.redis.zscore(rt.store.due_key, event_id) for event_id in ids] == [None, None, None]  # held
+    record_delivered_together(rt, bulk, time.time())  # type: ignore[arg-type]  # durability: master takes it at once
