@@ -62,15 +62,7 @@ def record_delivered(
 ) -> str:
     """Records a lead ConnectGain accepted in a single call, with its contact id; see :func:`record_sent`."""
     attempt.update(outcome="delivered", duration_ms=_ms(started))
-    record_sent(
-        rt,
-        event.id,
-        lambda: run_durably(
-            rt.redis,
-            rt.config.durability,
-            partial(_finish_delivered, rt, event, dispatch, attempt, contact_id, deal_id),
-        ),
-    )
+    record_sent(rt, event.id, partial(_record_durably, rt, event, dispatch, attempt, contact_id, deal_id))
     log_attempt(event, attempt)
     record_speed(rt, event)
     return "delivered"
@@ -104,10 +96,26 @@ def record_delivered_together(rt: Runtime, delivered: Sequence[Delivered], start
     refused = [item for item, answer in zip(delivered, answers, strict=True) if isinstance(answer, Exception)]
     for index, (event, dispatch, attempt, contact_id) in enumerate(refused):
         later = [other.id for other, _, _, _ in refused[index + 1 :]]  # held too at this record's first refusal
-        write = partial(_finish_delivered, rt, event, dispatch, attempt, contact_id, "")  # run_durably adds the pipe
-        record_sent(rt, event.id, partial(run_durably, rt.redis, rt.config.durability, write), also_hold=later)
+        write = partial(_record_durably, rt, event, dispatch, attempt, contact_id)
+        record_sent(rt, event.id, write, also_hold=later)
     for event, _, attempt, _ in delivered:
         log_attempt(event, attempt)
+
+
+def _record_durably(
+    rt: Runtime, event: Event, dispatch: int, attempt: dict[str, Any], contact_id: str, deal_id: str = ""
+) -> None:
+    """One delivered lead's record; under ``durability: replicated`` it counts once a replica has it.
+
+    Without replication it is the script call alone: redis-py's cluster pipelines do not load a
+    script a node lacks, and ``replicated`` is refused on a cluster anyway.
+    """
+    if not rt.config.durability.replicated:
+        _finish_delivered(rt, event, dispatch, attempt, contact_id, deal_id)
+        return
+    run_durably(
+        rt.redis, rt.config.durability, partial(_finish_delivered, rt, event, dispatch, attempt, contact_id, deal_id)
+    )
 
 
 def _finish_delivered(
